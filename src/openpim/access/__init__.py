@@ -1,0 +1,1 @@
+"""The read-only hot path: which roles does a user hold active at instant t."""

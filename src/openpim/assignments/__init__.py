@@ -1,0 +1,1 @@
+"""Requests, eligibility and assignment schedules: every change of membership starts here."""

@@ -1,0 +1,1 @@
+"""The tamper-evident audit history: writer (same transaction), hash chain, queries, verify."""

@@ -1,0 +1,27 @@
+"""Import every model so Base.metadata is complete (Alembic and create_all use it)."""
+
+from openpim.assignments.models import Assignment, Eligibility, RoleRequest
+from openpim.audit.models import AuditChainHead, AuditEvent
+from openpim.auth.models import AuthFailure, AuthToken
+from openpim.db.base import Base
+from openpim.directory.models import Directory, User, VerifiedDomain
+from openpim.notifications.models import OutboxMessage
+from openpim.policies.models import RolePolicy
+from openpim.roles.models import RoleDefinition
+
+__all__ = [
+    "Assignment",
+    "AuditChainHead",
+    "AuditEvent",
+    "AuthFailure",
+    "AuthToken",
+    "Base",
+    "Directory",
+    "Eligibility",
+    "OutboxMessage",
+    "RoleDefinition",
+    "RolePolicy",
+    "RoleRequest",
+    "User",
+    "VerifiedDomain",
+]

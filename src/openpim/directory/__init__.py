@@ -1,0 +1,1 @@
+"""Directories (tenants), their verified domains, and their users."""

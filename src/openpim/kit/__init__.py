@@ -1,0 +1,1 @@
+"""Small shared building blocks: the clock, domain errors, durations, pagination."""

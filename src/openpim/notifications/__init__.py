@@ -1,0 +1,1 @@
+"""Notifications: outbox rows written in the same transaction as the change they announce."""

@@ -1,0 +1,1 @@
+"""Role settings: one policy per (directory, role) with Microsoft's defaults and bounds."""

@@ -1,0 +1,1 @@
+"""The role catalog: Microsoft's built-in directory roles plus custom roles per directory."""
