@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 
 from openpim.access.service import active_role_ids
+from openpim.directory.models import AccountKind, User
 from openpim.kit.context import ActorKind, Ctx
 from openpim.kit.errors import Forbidden
 from openpim.roles.ids import (
@@ -32,10 +33,22 @@ def _same_directory(ctx: Ctx, directory_id: uuid.UUID) -> bool:
     return ctx.actor.directory_id == directory_id
 
 
+def _is_organizational(ctx: Ctx) -> bool:
+    """External (personal) accounts may hold roles but never manage PIM."""
+    if ctx.actor.user_id is None:
+        return False
+    user = ctx.session.get(User, ctx.actor.user_id)
+    return user is not None and user.account_kind == AccountKind.ORGANIZATIONAL
+
+
 def can_manage(ctx: Ctx, directory_id: uuid.UUID) -> bool:
     if ctx.actor.kind in (ActorKind.OPERATOR, ActorKind.SYSTEM):
         return True
-    return _same_directory(ctx, directory_id) and PRIVILEGED_ROLE_ADMINISTRATOR in _roles(ctx)
+    return (
+        _same_directory(ctx, directory_id)
+        and PRIVILEGED_ROLE_ADMINISTRATOR in _roles(ctx)
+        and _is_organizational(ctx)
+    )
 
 
 def can_read_all(ctx: Ctx, directory_id: uuid.UUID) -> bool:

@@ -1,0 +1,172 @@
+"""Enabling PIM for a directory, and the security wizard's data and bulk conversion."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+
+from openpim.access.service import is_active
+from openpim.assignments.models import Assignment, AssignmentType, Eligibility, MemberType
+from openpim.assignments.operations.admin import assign_unchecked
+from openpim.assignments.operations.convert import make_eligible
+from openpim.assignments.queries import current_or_future, load_directory
+from openpim.audit.writer import AuditEntry, record
+from openpim.auth.permissions import require_manage, require_read_all
+from openpim.directory.models import AccountKind, User
+from openpim.kit.context import ActorKind, Ctx
+from openpim.kit.errors import Conflict, Forbidden
+from openpim.notifications.outbox import enqueue
+from openpim.roles import ids
+from openpim.roles.models import RoleDefinition
+
+
+def enable_pim(ctx: Ctx, directory_id: uuid.UUID) -> None:
+    """Only an active Global Administrator with an organizational account may enable PIM.
+
+    The enabler becomes permanent Security Administrator and Privileged Role Administrator.
+    """
+    directory = load_directory(ctx, directory_id, lock=True)
+    if ctx.actor.kind != ActorKind.USER or ctx.actor.user_id is None:
+        raise Forbidden("PIM is enabled by a signed-in Global Administrator.", code="not_a_user")
+    user = ctx.session.get(User, ctx.actor.user_id)
+    if user is None or user.directory_id != directory_id:
+        raise Forbidden("You are not a member of this directory.", code="wrong_directory")
+    if user.account_kind != AccountKind.ORGANIZATIONAL:
+        raise Forbidden(
+            "PIM can only be enabled with an organizational account of this directory, not an "
+            "external (personal) account.",
+            code="external_account",
+        )
+    if not is_active(ctx.session, user.id, ids.GLOBAL_ADMINISTRATOR, ctx.now):
+        raise Forbidden(
+            "Only an active Global Administrator can enable PIM.", code="not_global_administrator"
+        )
+    if directory.pim_enabled_at is not None:
+        raise Conflict("PIM is already enabled for this directory.", code="pim_already_enabled")
+    directory.pim_enabled_at = ctx.now
+    directory.pim_enabled_by_id = user.id
+    ctx.session.flush()
+    for role_id in (ids.SECURITY_ADMINISTRATOR, ids.PRIVILEGED_ROLE_ADMINISTRATOR):
+        held = [
+            a
+            for a in current_or_future(ctx.session, Assignment, user.id, role_id, ctx.now)
+            if a.assignment_type == AssignmentType.ASSIGNED and a.end_at is None
+        ]
+        if not held:
+            assign_unchecked(
+                ctx,
+                directory_id=directory_id,
+                principal_id=user.id,
+                role_id=role_id,
+                member_type=MemberType.ACTIVE,
+                justification="PIM enabled: the first enabler manages PIM",
+            )
+    record(
+        ctx,
+        AuditEntry(
+            action="pim.enabled",
+            directory_id=directory_id,
+            target_user_id=user.id,
+            target_label=user.user_principal_name,
+        ),
+    )
+    enqueue(
+        ctx,
+        "pim.enabled",
+        {"directory_id": directory_id, "enabled_by": user.user_principal_name},
+        directory_id=directory_id,
+    )
+
+
+@dataclass(frozen=True)
+class WizardRole:
+    role_id: uuid.UUID
+    display_name: str
+    permanent_count: int
+    eligible_count: int
+    permanent_members: list[tuple[uuid.UUID, str]]
+
+
+def wizard_overview(ctx: Ctx, directory_id: uuid.UUID) -> list[WizardRole]:
+    """Privileged roles with how many permanent and eligible members each has."""
+    require_read_all(ctx, directory_id)
+    now = ctx.now
+    live_a = (Assignment.start_at <= now) & or_(
+        Assignment.end_at.is_(None), Assignment.end_at > now
+    )
+    live_e = (Eligibility.start_at <= now) & or_(
+        Eligibility.end_at.is_(None), Eligibility.end_at > now
+    )
+    permanent = dict(
+        ctx.session.execute(  # type: ignore[arg-type]
+            select(Assignment.role_id, func.count(func.distinct(Assignment.principal_id)))
+            .where(
+                Assignment.directory_id == directory_id,
+                Assignment.assignment_type == AssignmentType.ASSIGNED,
+                live_a,
+            )
+            .group_by(Assignment.role_id)
+        ).all()
+    )
+    eligible = dict(
+        ctx.session.execute(  # type: ignore[arg-type]
+            select(Eligibility.role_id, func.count(func.distinct(Eligibility.principal_id)))
+            .where(Eligibility.directory_id == directory_id, live_e)
+            .group_by(Eligibility.role_id)
+        ).all()
+    )
+    members: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    rows = ctx.session.execute(
+        select(Assignment.role_id, User.id, User.user_principal_name)
+        .join(User, User.id == Assignment.principal_id)
+        .where(
+            Assignment.directory_id == directory_id,
+            Assignment.assignment_type == AssignmentType.ASSIGNED,
+            live_a,
+        )
+        .order_by(User.user_principal_name)
+    )
+    for role_id, user_id, upn in rows:
+        members.setdefault(role_id, []).append((user_id, upn))
+    roles = ctx.session.scalars(
+        select(RoleDefinition)
+        .where(
+            RoleDefinition.is_privileged.is_(True),
+            or_(RoleDefinition.directory_id.is_(None), RoleDefinition.directory_id == directory_id),
+        )
+        .order_by(RoleDefinition.display_name)
+    )
+    return [
+        WizardRole(
+            role_id=role.id,
+            display_name=role.display_name,
+            permanent_count=int(permanent.get(role.id, 0)),
+            eligible_count=int(eligible.get(role.id, 0)),
+            permanent_members=members.get(role.id, []),
+        )
+        for role in roles
+    ]
+
+
+def wizard_convert(
+    ctx: Ctx, directory_id: uuid.UUID, members: list[tuple[uuid.UUID, uuid.UUID]]
+) -> int:
+    """Convert the given (user, role) permanent admins to eligible, all or none.
+
+    One transaction: if any conversion is refused (the last Global Administrator, say), none
+    happens and the error names the reason.
+    """
+    require_manage(ctx, directory_id)
+    for user_id, role_id in members:
+        make_eligible(
+            ctx,
+            directory_id=directory_id,
+            principal_id=user_id,
+            role_id=role_id,
+            justification="security wizard: convert permanent to eligible",
+        )
+    directory = load_directory(ctx, directory_id)
+    directory.wizard_completed_at = ctx.now
+    return len(members)

@@ -1,0 +1,1 @@
+"""One module per state change of membership, each with its guards, locks and audit."""

@@ -1,0 +1,214 @@
+"""selfActivate: an eligible user turns their role on for a bounded time.
+
+Rules (DESIGN.md): duration between 5 minutes and the role's maximum; optional future start;
+never past the eligibility's end; justification, ticket and MFA as the settings demand; a role
+already active is a 409 (extend instead); with approval required the request waits.
+
+Concurrency: the eligibility row is locked (FOR UPDATE on PostgreSQL; SQLite write units hold the
+database lock) before the "already active?" check, so of two simultaneous activations exactly
+one creates an assignment and the other sees it and gets the 409.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from openpim.policies.service import get_role_settings
+
+from openpim.assignments import guards
+from openpim.assignments.lifecycle import audit_schedule, create_assignment, labels
+from openpim.assignments.models import (
+    Assignment,
+    AssignmentType,
+    Eligibility,
+    MemberType,
+    RequestAction,
+    RequestStatus,
+    RoleRequest,
+)
+from openpim.assignments.operations.common import flush_or_conflict, new_request
+from openpim.assignments.queries import (
+    ensure_no_conflicting_pending,
+    find_eligibility_covering,
+    load_directory,
+    load_role,
+    load_user,
+    overlapping,
+)
+from openpim.audit.writer import AuditEntry, record
+from openpim.directory.models import User
+from openpim.kit.context import ActorKind, Ctx
+from openpim.kit.errors import Conflict, Forbidden, ValidationFailed
+from openpim.notifications.outbox import enqueue
+from openpim.policies.settings import MINIMUM_SCHEDULE, RoleSettings
+
+# A start time slightly in the past (clock skew between client and server) means "now".
+START_SKEW = timedelta(minutes=5)
+
+
+def _acting_user(ctx: Ctx, directory_id: uuid.UUID) -> User:
+    if ctx.actor.kind != ActorKind.USER or ctx.actor.user_id is None:
+        raise Forbidden("Only a signed-in user can activate their own role.", code="not_a_user")
+    if ctx.actor.directory_id != directory_id:
+        raise Forbidden("You are not a member of this directory.", code="wrong_directory")
+    user = load_user(ctx, directory_id, ctx.actor.user_id)
+    if not user.enabled:
+        raise Forbidden("Your account is disabled.", code="user_disabled")
+    return user
+
+
+def _window(
+    ctx: Ctx, settings: RoleSettings, duration: timedelta, start_at: datetime | None
+) -> tuple[datetime, datetime]:
+    if duration < MINIMUM_SCHEDULE or duration > settings.activation_max_duration:
+        raise ValidationFailed(
+            f"Activation duration must be between 5 minutes and the role's maximum of "
+            f"{settings.activation_max_duration}.",
+            code="duration_out_of_bounds",
+            field="duration",
+        )
+    start = ctx.now
+    if start_at is not None:
+        if start_at < ctx.now - START_SKEW:
+            raise ValidationFailed(
+                "The start time is in the past.", code="start_in_past", field="start_at"
+            )
+        start = max(start_at, ctx.now)
+    return start, start + duration
+
+
+def _clamp_to_eligibility(start: datetime, end: datetime, eligibility: Eligibility) -> datetime:
+    if eligibility.end_at is not None and end > eligibility.end_at:
+        end = eligibility.end_at
+    if end - start < MINIMUM_SCHEDULE:
+        raise Conflict(
+            "Your eligibility for this role ends in less than 5 minutes; ask for it to be "
+            "extended.",
+            code="eligibility_ends_too_soon",
+        )
+    return end
+
+
+def self_activate(
+    ctx: Ctx,
+    *,
+    directory_id: uuid.UUID,
+    role_id: uuid.UUID,
+    duration: timedelta,
+    start_at: datetime | None = None,
+    justification: str | None = None,
+    ticket_number: str | None = None,
+    ticket_system: str | None = None,
+    totp_code: str | None = None,
+) -> RoleRequest:
+    user = _acting_user(ctx, directory_id)
+    directory = load_directory(ctx, directory_id)
+    if directory.pim_enabled_at is None:
+        raise Conflict("PIM is not enabled for this directory yet.", code="pim_not_enabled")
+    role = load_role(ctx, directory_id, role_id)
+    settings = get_role_settings(ctx, directory_id, role_id)
+    justification = guards.clean_text(justification, "justification")
+    ticket_number = guards.clean_text(ticket_number, "ticket_number")
+    ticket_system = guards.clean_text(ticket_system, "ticket_system")
+    start, end = _window(ctx, settings, duration, start_at)
+    eligibility = find_eligibility_covering(ctx, user.id, role_id, start, lock=True)
+    if eligibility is None:
+        raise Forbidden(
+            f"You are not eligible for {role.display_name} at that time.", code="not_eligible"
+        )
+    end = _clamp_to_eligibility(start, end, eligibility)
+    guards.require_justification(settings.require_justification_on_activation, justification)
+    guards.require_ticket(settings.require_ticket_on_activation, ticket_number, ticket_system)
+    if overlapping(ctx.session, Assignment, user.id, role_id, start, end):
+        raise Conflict(
+            f"{role.display_name} is already active for you in that window; extend it instead.",
+            code="already_active",
+        )
+    ensure_no_conflicting_pending(ctx, user.id, role_id, MemberType.ACTIVE)
+    request = new_request(
+        ctx,
+        directory_id=directory_id,
+        action=RequestAction.SELF_ACTIVATE,
+        member_type=MemberType.ACTIVE,
+        principal_id=user.id,
+        role_id=role_id,
+        status=RequestStatus.PROVISIONED,
+        start_at=start,
+        end_at=end,
+        justification=justification,
+        ticket_number=ticket_number,
+        ticket_system=ticket_system,
+        eligibility_id=eligibility.id,
+    )
+    # MFA last: a wrong code should not burn a valid one on a request that fails anyway.
+    if settings.require_mfa_on_activation:
+        guards.prove_mfa(ctx, user, totp_code)
+        request.mfa_verified = True
+    if settings.require_approval_on_activation:
+        return _wait_for_approval(ctx, request, settings)
+    provision_activation(ctx, request, eligibility)
+    flush_or_conflict(ctx, "The role was activated concurrently.", "already_active")
+    return request
+
+
+def _wait_for_approval(ctx: Ctx, request: RoleRequest, settings: RoleSettings) -> RoleRequest:
+    request.status = RequestStatus.PENDING_APPROVAL
+    request.approval_deadline = ctx.now + ctx.settings.approval_timeout
+    flush_or_conflict(ctx, "There is already a pending request for this role.", "request_pending")
+    record(ctx, request_audit(ctx, request, "activation.requested"))
+    enqueue(
+        ctx,
+        "request.pending_approval",
+        {
+            "request_id": request.id,
+            "principal_id": request.principal_id,
+            "principal": ctx.actor.label,
+            "role_id": request.role_id,
+            "approver_ids": [str(a) for a in settings.approver_ids],
+            "justification": request.justification,
+            "start_at": request.start_at.isoformat() if request.start_at else None,
+            "end_at": request.end_at.isoformat() if request.end_at else None,
+        },
+        directory_id=request.directory_id,
+    )
+    return request
+
+
+def request_audit(ctx: Ctx, request: RoleRequest, action: str, **detail: object) -> AuditEntry:
+    target_label, role_label = labels(ctx, request.principal_id, request.role_id)
+    return AuditEntry(
+        action=action,
+        directory_id=request.directory_id,
+        target_user_id=request.principal_id,
+        target_label=target_label,
+        role_id=request.role_id,
+        role_label=role_label,
+        request_id=request.id,
+        justification=request.justification,
+        ticket_number=request.ticket_number,
+        ticket_system=request.ticket_system,
+        start_at=request.start_at,
+        end_at=request.end_at,
+        detail={k: v for k, v in detail.items() if v is not None},
+    )
+
+
+def provision_activation(ctx: Ctx, request: RoleRequest, eligibility: Eligibility) -> Assignment:
+    """Create the activation for a granted request (now, or after an approval)."""
+    assert request.start_at is not None and request.end_at is not None
+    assignment = create_assignment(
+        ctx,
+        directory_id=request.directory_id,
+        principal_id=request.principal_id,
+        role_id=request.role_id,
+        start_at=request.start_at,
+        end_at=request.end_at,
+        request=request,
+        assignment_type=AssignmentType.ACTIVATED,
+        eligibility_id=eligibility.id,
+    )
+    request.status = RequestStatus.PROVISIONED
+    action = "activation.activated" if request.start_at <= ctx.now else "activation.scheduled"
+    audit_schedule(ctx, action, assignment, request, notify="role.activated")
+    return assignment

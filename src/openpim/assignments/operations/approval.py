@@ -1,0 +1,197 @@
+"""Decisions on pending requests: approve, deny, cancel.
+
+The first decision wins: the status moves out of Pending with a conditional UPDATE
+(... WHERE status = 'Pending...'), so of several simultaneous approvers exactly one changes the
+row and the others get a 409. Nobody decides on their own request.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from openpim.policies.service import get_role_settings
+from sqlalchemy import update
+
+from openpim.assignments import guards
+from openpim.assignments.models import (
+    PENDING_STATUSES,
+    Assignment,
+    MemberType,
+    RequestAction,
+    RequestStatus,
+    RoleRequest,
+)
+from openpim.assignments.operations.activate import provision_activation, request_audit
+from openpim.assignments.operations.admin import admin_extend, admin_renew
+from openpim.assignments.queries import find_eligibility_covering, load_request, overlapping
+from openpim.audit.writer import record
+from openpim.auth.permissions import can_manage
+from openpim.kit.context import ActorKind, Ctx
+from openpim.kit.errors import Conflict, Forbidden, ValidationFailed
+from openpim.notifications.outbox import enqueue
+from openpim.policies.settings import MINIMUM_SCHEDULE
+
+
+def can_decide(ctx: Ctx, request: RoleRequest) -> bool:
+    """Named approvers decide activations; with none named, or for extensions, the PRAs do."""
+    if ctx.actor.user_id is not None and ctx.actor.user_id in (
+        request.principal_id,
+        request.requested_by_id,
+    ):
+        return False
+    if request.action == RequestAction.SELF_ACTIVATE:
+        approvers = get_role_settings(ctx, request.directory_id, request.role_id).approver_ids
+        if approvers and ctx.actor.kind == ActorKind.USER:
+            return ctx.actor.user_id in approvers and ctx.actor.directory_id == request.directory_id
+    return can_manage(ctx, request.directory_id)
+
+
+def _require_decider(ctx: Ctx, request: RoleRequest) -> None:
+    if ctx.actor.user_id is not None and ctx.actor.user_id in (
+        request.principal_id,
+        request.requested_by_id,
+    ):
+        raise Forbidden("You cannot decide on your own request.", code="cannot_approve_own_request")
+    if not can_decide(ctx, request):
+        raise Forbidden("You are not an approver of this request.", code="not_an_approver")
+
+
+def _claim(ctx: Ctx, request: RoleRequest, new_status: RequestStatus, justification: str) -> None:
+    """Move the request out of Pending, or 409 if someone else already did."""
+    result = ctx.session.execute(
+        update(RoleRequest)
+        .where(RoleRequest.id == request.id, RoleRequest.status.in_(PENDING_STATUSES))
+        .values(
+            status=new_status,
+            decided_at=ctx.now,
+            decided_by_id=ctx.actor.user_id,
+            decision_justification=justification,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        ctx.session.refresh(request)
+        raise Conflict(
+            f"This request was already decided or withdrawn (status {request.status}).",
+            code="request_already_decided",
+        )
+    ctx.session.refresh(request)
+
+
+def _decision_text(justification: str | None) -> str:
+    text = guards.clean_text(justification, "justification")
+    if not text:
+        raise ValidationFailed(
+            "A decision needs a justification.",
+            code="justification_required",
+            field="justification",
+        )
+    return text
+
+
+def approve(ctx: Ctx, request_id: uuid.UUID, justification: str | None) -> RoleRequest:
+    request = load_request(ctx, request_id)
+    _require_decider(ctx, request)
+    text = _decision_text(justification)
+    _claim(ctx, request, RequestStatus.GRANTED, text)
+    record(ctx, request_audit(ctx, request, "request.approved", decision=text))
+    _notify_requester(ctx, request, "request.approved")
+    if request.action == RequestAction.SELF_ACTIVATE:
+        _provision_approved_activation(ctx, request)
+    elif request.action in (RequestAction.SELF_EXTEND, RequestAction.SELF_RENEW):
+        _apply_extension(ctx, request)
+    return request
+
+
+def _provision_approved_activation(ctx: Ctx, request: RoleRequest) -> None:
+    assert request.start_at is not None and request.end_at is not None
+    duration = request.end_at - request.start_at
+    if request.start_at < ctx.now:
+        # Approved later than the requested start: the user still gets the time they asked for.
+        request.start_at, request.end_at = ctx.now, ctx.now + duration
+    eligibility = find_eligibility_covering(
+        ctx, request.principal_id, request.role_id, request.start_at, lock=True
+    )
+    reason = None
+    if eligibility is None:
+        reason = "The requester is no longer eligible for this role."
+    else:
+        if eligibility.end_at is not None and request.end_at > eligibility.end_at:
+            request.end_at = eligibility.end_at
+        if request.end_at - request.start_at < MINIMUM_SCHEDULE:
+            reason = "The requester's eligibility ends in less than 5 minutes."
+        elif overlapping(
+            ctx.session,
+            Assignment,
+            request.principal_id,
+            request.role_id,
+            request.start_at,
+            request.end_at,
+        ):
+            reason = "The role is already active for the requester."
+    if reason is not None or eligibility is None:
+        request.status = RequestStatus.FAILED
+        request.failure_reason = reason
+        record(ctx, request_audit(ctx, request, "activation.failed", reason=reason))
+        return
+    provision_activation(ctx, request, eligibility)
+
+
+def _apply_extension(ctx: Ctx, request: RoleRequest) -> None:
+    """An approved selfExtend/selfRenew runs as the admin change it asked for."""
+    change = admin_extend if request.action == RequestAction.SELF_EXTEND else admin_renew
+    applied = change(
+        ctx,
+        directory_id=request.directory_id,
+        principal_id=request.principal_id,
+        role_id=request.role_id,
+        member_type=MemberType(request.member_type),
+        end_at=request.end_at,
+        justification=request.justification,
+    )
+    request.status = RequestStatus.PROVISIONED
+    request.result_schedule_id = applied.result_schedule_id or applied.target_schedule_id
+
+
+def deny(ctx: Ctx, request_id: uuid.UUID, justification: str | None) -> RoleRequest:
+    request = load_request(ctx, request_id)
+    _require_decider(ctx, request)
+    text = _decision_text(justification)
+    _claim(ctx, request, RequestStatus.DENIED, text)
+    record(ctx, request_audit(ctx, request, "request.denied", decision=text))
+    _notify_requester(ctx, request, "request.denied")
+    return request
+
+
+def cancel(ctx: Ctx, request_id: uuid.UUID, justification: str | None = None) -> RoleRequest:
+    """The requester withdraws a pending request; a PRA may cancel any."""
+    request = load_request(ctx, request_id)
+    own = ctx.actor.user_id is not None and ctx.actor.user_id in (
+        request.principal_id,
+        request.requested_by_id,
+    )
+    if not own and not can_manage(ctx, request.directory_id):
+        raise Forbidden(
+            "Only the requester or a Privileged Role Administrator can cancel.",
+            code="not_requester",
+        )
+    text = guards.clean_text(justification, "justification") or "canceled"
+    _claim(ctx, request, RequestStatus.CANCELED, text)
+    record(ctx, request_audit(ctx, request, "request.canceled", decision=text))
+    return request
+
+
+def _notify_requester(ctx: Ctx, request: RoleRequest, event: str) -> None:
+    enqueue(
+        ctx,
+        event,
+        {
+            "request_id": request.id,
+            "action": request.action,
+            "principal_id": request.principal_id,
+            "role_id": request.role_id,
+            "decided_by": ctx.actor.label,
+            "decision": request.decision_justification,
+        },
+        directory_id=request.directory_id,
+    )

@@ -1,0 +1,173 @@
+"""Lookups shared by the assignment operations (loading, locking, overlap and holder checks)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from openpim.assignments.models import Assignment, Eligibility, MemberType, RoleRequest
+from openpim.directory.models import Directory, User
+from openpim.kit.context import Ctx
+from openpim.kit.errors import Conflict, NotFound
+from openpim.roles.models import RoleDefinition
+
+Schedule = Eligibility | Assignment
+
+
+def schedule_model(member_type: MemberType) -> type[Eligibility] | type[Assignment]:
+    return Eligibility if member_type == MemberType.ELIGIBLE else Assignment
+
+
+def load_directory(ctx: Ctx, directory_id: uuid.UUID, *, lock: bool = False) -> Directory:
+    stmt = select(Directory).where(Directory.id == directory_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    directory = ctx.session.execute(stmt).scalar_one_or_none()
+    if directory is None:
+        raise NotFound(f"Directory {directory_id} does not exist.", code="directory_not_found")
+    return directory
+
+
+def load_user(ctx: Ctx, directory_id: uuid.UUID, user_id: uuid.UUID) -> User:
+    user = ctx.session.get(User, user_id)
+    if user is None or user.directory_id != directory_id:
+        raise NotFound(f"User {user_id} does not exist in this directory.", code="user_not_found")
+    return user
+
+
+def load_role(ctx: Ctx, directory_id: uuid.UUID, role_id: uuid.UUID) -> RoleDefinition:
+    role = ctx.session.get(RoleDefinition, role_id)
+    if role is None or (role.directory_id is not None and role.directory_id != directory_id):
+        raise NotFound(f"Role {role_id} does not exist.", code="role_not_found")
+    return role
+
+
+def load_request(ctx: Ctx, request_id: uuid.UUID) -> RoleRequest:
+    request = ctx.session.get(RoleRequest, request_id)
+    if request is None:
+        raise NotFound(f"Request {request_id} does not exist.", code="request_not_found")
+    return request
+
+
+def _live_at(model: type[Eligibility] | type[Assignment], at: datetime):  # type: ignore[no-untyped-def]
+    return (model.start_at <= at) & or_(model.end_at.is_(None), model.end_at > at)
+
+
+def current_or_future(
+    session: Session,
+    model: type[Eligibility] | type[Assignment],
+    principal_id: uuid.UUID,
+    role_id: uuid.UUID,
+    now: datetime,
+    *,
+    lock: bool = False,
+) -> list[Schedule]:
+    """Schedules of (principal, role) that have not ended by `now` (active or starting later)."""
+    stmt = (
+        select(model)
+        .where(
+            model.principal_id == principal_id,
+            model.role_id == role_id,
+            or_(model.end_at.is_(None), model.end_at > now),
+        )
+        .order_by(model.start_at)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return list(session.scalars(stmt))
+
+
+def overlapping(
+    session: Session,
+    model: type[Eligibility] | type[Assignment],
+    principal_id: uuid.UUID,
+    role_id: uuid.UUID,
+    start: datetime,
+    end: datetime | None,
+    *,
+    exclude_id: uuid.UUID | None = None,
+) -> list[Schedule]:
+    """Schedules of (principal, role) that share any instant with [start, end)."""
+    conditions = [
+        model.principal_id == principal_id,
+        model.role_id == role_id,
+        or_(model.end_at.is_(None), model.end_at > start),
+        model.end_at.is_(None) | (model.end_at > model.start_at),
+    ]
+    if end is not None:
+        conditions.append(model.start_at < end)
+    if exclude_id is not None:
+        conditions.append(model.id != exclude_id)
+    return list(session.scalars(select(model).where(*conditions)))
+
+
+def find_eligibility_covering(
+    ctx: Ctx, principal_id: uuid.UUID, role_id: uuid.UUID, at: datetime, *, lock: bool
+) -> Eligibility | None:
+    stmt = (
+        select(Eligibility)
+        .where(
+            Eligibility.principal_id == principal_id,
+            Eligibility.role_id == role_id,
+            _live_at(Eligibility, at),
+        )
+        .order_by(Eligibility.end_at.is_(None).desc(), Eligibility.end_at.desc())
+        .limit(1)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return ctx.session.execute(stmt).scalar_one_or_none()
+
+
+def running_activations_of(ctx: Ctx, eligibility_id: uuid.UUID, now: datetime) -> list[Assignment]:
+    """Activations drawn on an eligibility that are active now or scheduled to start."""
+    stmt = select(Assignment).where(
+        Assignment.eligibility_id == eligibility_id,
+        or_(Assignment.end_at.is_(None), Assignment.end_at > now),
+    )
+    return list(ctx.session.scalars(stmt))
+
+
+def other_lasting_holders(
+    ctx: Ctx,
+    directory_id: uuid.UUID,
+    role_id: uuid.UUID,
+    excluded_user_id: uuid.UUID,
+    until: datetime,
+) -> int:
+    """Enabled users other than `excluded_user_id` holding the role now and still after `until`."""
+    now = ctx.now
+    lasting = Assignment.end_at.is_(None) | (Assignment.end_at > until)
+    stmt = (
+        select(func.count(func.distinct(Assignment.principal_id)))
+        .join(User, User.id == Assignment.principal_id)
+        .where(
+            Assignment.directory_id == directory_id,
+            Assignment.role_id == role_id,
+            Assignment.principal_id != excluded_user_id,
+            Assignment.start_at <= now,
+            lasting,
+            User.enabled.is_(True),
+        )
+    )
+    return int(ctx.session.execute(stmt).scalar_one())
+
+
+def ensure_no_conflicting_pending(
+    ctx: Ctx, principal_id: uuid.UUID, role_id: uuid.UUID, member_type: MemberType
+) -> None:
+    """Friendly check before the unique index catches a duplicate pending request."""
+    stmt = select(RoleRequest.id).where(
+        RoleRequest.principal_id == principal_id,
+        RoleRequest.role_id == role_id,
+        RoleRequest.member_type == member_type,
+        RoleRequest.status.in_(("PendingApproval", "PendingAdminDecision")),
+    )
+    if ctx.session.execute(stmt.limit(1)).first() is not None:
+        raise Conflict(
+            "There is already a pending request for this role; wait for its decision or cancel it.",
+            code="request_pending",
+        )
