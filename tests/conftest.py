@@ -115,7 +115,10 @@ def _reset(database: Database, clock: FrozenClock) -> None:
             session.execute(text(f"TRUNCATE {names} CASCADE"))
         else:
             for table in tables:
-                if table.name != "role_definitions":
+                if table.name == "role_definitions":
+                    # Custom roles reference their directory: they go before directories do.
+                    session.execute(table.delete().where(table.c.is_built_in.is_(False)))
+                else:
                     session.execute(table.delete())
         session.execute(text("DELETE FROM role_definitions WHERE is_built_in = false"))
         ensure_reference_data(session, clock.now())

@@ -1,8 +1,15 @@
 """Microsoft's built-in directory roles, with their published template ids.
 
-`mfa_always_required` marks the roles of Microsoft's 2016 "highly privileged" list: MFA on
-activation can never be switched off for them. `is_privileged` puts a role on the security
-wizard and the dashboard.
+The ids and names follow Microsoft's "Microsoft Entra built-in roles" permissions reference (its
+"All roles" table), so Graph-speaking clients see the same ids. Roles renamed since 2016-2019
+carry today's name; the description records the older one. Mailbox Administrator, on the 2016
+list, is deprecated and Microsoft publishes no template id for it, so it is not in the catalog.
+
+`mfa_always_required` marks exactly the catalog's roles on Microsoft's 2016 "highly privileged"
+list (Global, Privileged Role, User, Billing, Security, Exchange, Skype for Business, SharePoint
+and Compliance Administrator, Directory Writers, Partner Tier1/Tier2 Support): MFA on activation
+can never be switched off for them. `is_privileged` puts a role on the security wizard and the
+dashboard.
 """
 
 from __future__ import annotations
@@ -167,7 +174,6 @@ BUILT_IN_ROLES: tuple[BuiltInRole, ...] = (
         "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
         "Privileged Authentication Administrator",
         "Can access to view, set and reset authentication method information for any user.",
-        mfa_always_required=True,
     ),
     BuiltInRole(
         "69091246-20e8-4a56-aa4d-066075b2a7a8",
@@ -194,6 +200,128 @@ BUILT_IN_ROLES: tuple[BuiltInRole, ...] = (
         "95e79109-95c0-4d8e-aee3-d01accf2d47b",
         "Guest Inviter",
         "Can invite guest users independent of the 'members can invite guests' setting.",
+        is_privileged=False,
+    ),
+    # Added to the catalog from Microsoft's 2016-2019 role list (ids from the same reference).
+    BuiltInRole(
+        "baf37b3a-610e-45da-9e62-d9d1e5e8914b",
+        "Teams Communications Administrator",
+        "Can manage calling and meetings features within the Microsoft Teams service.",
+    ),
+    BuiltInRole(
+        "f70938a0-fc10-4177-9e90-2178f8765737",
+        "Teams Communications Support Engineer",
+        "Can troubleshoot communications issues within Teams using advanced tools.",
+    ),
+    BuiltInRole(
+        "fcf91098-03e3-41a9-b5ba-6f0ec8188a12",
+        "Teams Communications Support Specialist",
+        "Can troubleshoot communications issues within Teams using basic tools.",
+    ),
+    BuiltInRole(
+        "a9ea8996-122f-4c74-9520-8edcd192826c",
+        "Fabric Administrator",
+        "Can manage all aspects of the Fabric and Power BI products (formerly Power BI "
+        "Administrator).",
+    ),
+    BuiltInRole(
+        "44367163-eba1-44c3-98af-f5787879f96a",
+        "Dynamics 365 Administrator",
+        "Can manage all aspects of the Dynamics 365 product (formerly CRM Service Administrator).",
+    ),
+    BuiltInRole(
+        "9f06204d-73c1-4d4c-880a-6edb90606fd8",
+        "Microsoft Entra Joined Device Local Administrator",
+        "Added to the local administrators group on joined devices (formerly Device "
+        "Administrators).",
+    ),
+    BuiltInRole(
+        "7698a772-787b-4ac8-901f-60d6b08affd2",
+        "Cloud Device Administrator",
+        "Limited access to manage devices in the directory.",
+    ),
+    BuiltInRole(
+        "cf1c38e5-3621-4004-a7cb-879624dced7c",
+        "Application Developer",
+        "Can create application registrations independent of the 'Users can register "
+        "applications' setting.",
+    ),
+    BuiltInRole(
+        "7495fdc4-34c4-4d15-a289-98788ce399fd",
+        "Azure Information Protection Administrator",
+        "Can manage all aspects of the Azure Information Protection product.",
+    ),
+    BuiltInRole(
+        "5c4f9dcd-47dc-4cf7-8c9a-9e4207cbfc91",
+        "Customer LockBox Access Approver",
+        "Can approve Microsoft support requests to access customer organizational data.",
+    ),
+    BuiltInRole(
+        "11648597-926c-4cf3-9c36-bcebb0ba8dcc",
+        "Power Platform Administrator",
+        "Can create and manage all aspects of Microsoft Dynamics 365, Power Apps and "
+        "Power Automate.",
+    ),
+    BuiltInRole(
+        "38a96431-2bdf-4b4c-8b6e-5d3d8abac1a4",
+        "Desktop Analytics Administrator",
+        "Can access and manage Desktop management tools and services.",
+    ),
+    BuiltInRole(
+        "2b745bdf-0803-4d80-aa65-822c4493daac",
+        "Office Apps Administrator",
+        "Can manage Office apps cloud services, including policy and settings management.",
+    ),
+    BuiltInRole(
+        "aaf43236-0c0d-4d5f-883a-6955382ac081",
+        "B2C IEF Keyset Administrator",
+        "Can manage secrets for federation and encryption in the Identity Experience Framework.",
+    ),
+    BuiltInRole(
+        "3edaf663-341e-4475-9f94-5c398ef6c070",
+        "B2C IEF Policy Administrator",
+        "Can create and manage trust framework policies in the Identity Experience Framework.",
+    ),
+    BuiltInRole(
+        "be2f45a1-457d-42af-a067-6ec1fa63bc45",
+        "External Identity Provider Administrator",
+        "Can configure identity providers for use in direct federation.",
+    ),
+    BuiltInRole(
+        "e3973bdf-4987-49ae-837a-ba8e231c7286",
+        "Azure DevOps Administrator",
+        "Can manage Azure DevOps policies and settings.",
+    ),
+    BuiltInRole(
+        "74ef975b-6605-40af-a5d2-b9539d836353",
+        "Kaizala Administrator",
+        "Can manage settings for Microsoft Kaizala.",
+    ),
+    BuiltInRole(
+        "0964bb5e-9bdb-4d7b-ac29-58e794862a40",
+        "Search Administrator",
+        "Can create and manage all aspects of Microsoft Search settings.",
+    ),
+    BuiltInRole(
+        "8835291a-918c-4fd7-a9ce-faa49f0cf7d9",
+        "Search Editor",
+        "Can create and manage the editorial content such as bookmarks, Q and As, locations.",
+    ),
+    BuiltInRole(
+        "e6d1a23a-da11-4be4-9570-befc86d067a7",
+        "Compliance Data Administrator",
+        "Creates and manages compliance content.",
+    ),
+    BuiltInRole(
+        "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b",
+        "Message Center Reader",
+        "Can read messages and updates for their organization in Message Center only.",
+        is_privileged=False,
+    ),
+    BuiltInRole(
+        "ac16e43d-7b2d-40e0-ac05-243ff356ab5b",
+        "Message Center Privacy Reader",
+        "Can read security messages and updates in Message Center only.",
         is_privileged=False,
     ),
 )
