@@ -15,7 +15,7 @@ from itertools import count
 
 import pyotp
 
-from openpim.assignments.models import Assignment, AssignmentType, Eligibility
+from openpim.assignments.models import Assignment, AssignmentType, Eligibility, RoleRequest
 from openpim.directory.models import AccountKind, Directory, User, VerifiedDomain
 from openpim.kit.clock import FrozenClock
 from openpim.kit.context import Actor, ActorKind, Ctx
@@ -180,3 +180,61 @@ class Env:
             row.pim_enabled_at = self.now
             row.pim_enabled_by_id = admin.id
         return directory, admin
+
+    # --- worker: activations and pending requests (appended by the worker helper) ----------
+    def activated(
+        self,
+        user: User,
+        role_id: uuid.UUID,
+        *,
+        eligibility: Eligibility | None = None,
+        start: datetime | None = None,
+        duration: timedelta = timedelta(hours=1),
+    ) -> Assignment:
+        """A time-bound activation drawn on `eligibility` (one is made when not given)."""
+        eligibility = eligibility or self.eligible(user, role_id)
+        start = start or self.now
+        with self.runtime.db.unit_of_work() as s:
+            row = Assignment(
+                directory_id=user.directory_id,
+                principal_id=user.id,
+                role_id=role_id,
+                start_at=start,
+                end_at=start + duration,
+                assignment_type=AssignmentType.ACTIVATED,
+                eligibility_id=eligibility.id,
+                created_via="pim",
+                created_at=self.now,
+            )
+            s.add(row)
+        return row
+
+    def pending_request(
+        self,
+        user: User,
+        role_id: uuid.UUID,
+        *,
+        status: str = "PendingApproval",
+        deadline: timedelta | None = timedelta(hours=24),
+        duration: timedelta = timedelta(hours=1),
+        justification: str = "fix the mail flow",
+    ) -> RoleRequest:
+        """A self-activation request awaiting a decision, due `deadline` from now."""
+        with self.runtime.db.unit_of_work() as s:
+            row = RoleRequest(
+                directory_id=user.directory_id,
+                action="selfActivate",
+                member_type="Active",
+                principal_id=user.id,
+                role_id=role_id,
+                requested_by_id=user.id,
+                requested_by_label=user.user_principal_name,
+                status=status,
+                start_at=self.now,
+                end_at=self.now + duration,
+                justification=justification,
+                created_at=self.now,
+                approval_deadline=self.now + deadline if deadline is not None else None,
+            )
+            s.add(row)
+        return row

@@ -143,25 +143,25 @@ def record_ended_schedules(ctx: Ctx, schedule: ScheduleTable, *, limit: int) -> 
         if row.id not in reasons:
             continue  # recorded by someone else after we read it; theirs is the record
         action = _action(schedule, row)
-        detail: dict[str, Any] = {"ended_reason": reasons[row.id]}
+        reason = reasons[row.id]
+        detail: dict[str, Any] = {"reason": reason}
+        # The same payload shape as lifecycle.audit_schedule's, so one renderer serves both.
         payload: dict[str, Any] = {
             "schedule_id": row.id,
-            "schedule_kind": "eligibility" if schedule == "eligibilities" else "assignment",
+            "kind": action.split(".", 1)[0],
             "principal_id": row.principal_id,
-            "user_principal_name": row.user_principal_name,
+            "principal": row.user_principal_name,
             "role_id": row.role_id,
-            "role_name": row.role_name,
+            "role": row.role_name,
             "start_at": _iso(row.start_at),
             "end_at": _iso(row.end_at),
             "request_id": row.request_id,
-            "ended_reason": reasons[row.id],
+            "actor": ctx.actor.label,
+            "reason": reason,
         }
-        if schedule == "assignments":
-            detail["assignment_type"] = row.assignment_type
-            payload["assignment_type"] = row.assignment_type
+        if schedule == "assignments" and row.eligibility_id is not None:
+            detail["eligibility_id"] = str(row.eligibility_id)
             payload["eligibility_id"] = row.eligibility_id
-            if row.eligibility_id is not None:
-                detail["eligibility_id"] = str(row.eligibility_id)
         entries.append(
             AuditEntry(
                 action=action,
