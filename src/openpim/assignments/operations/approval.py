@@ -58,6 +58,11 @@ def _require_decider(ctx: Ctx, request: RoleRequest) -> None:
 
 def _claim(ctx: Ctx, request: RoleRequest, new_status: RequestStatus, justification: str) -> None:
     """Move the request out of Pending, or 409 if someone else already did."""
+    if request.approval_deadline is not None and request.approval_deadline <= ctx.now:
+        raise Conflict(
+            "This request was not decided within its deadline and has expired.",
+            code="request_timed_out",
+        )
     result = ctx.session.execute(
         update(RoleRequest)
         .where(RoleRequest.id == request.id, RoleRequest.status.in_(PENDING_STATUSES))
