@@ -1,4 +1,4 @@
-"""TOTP (RFC 6238 via pyotp): enrolment secrets and code checks.
+"""TOTP (RFC 6238 via pyotp): code checks and enrolment.
 
 A code is accepted once: the matched time step is stored and any code for that step or an
 earlier one is refused, so a code seen over someone's shoulder cannot be replayed. One step of
@@ -7,11 +7,23 @@ clock drift either way is tolerated.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import NamedTuple
 
 import pyotp
+from sqlalchemy import or_, select
 
+from openpim.access.service import active_role_ids
+from openpim.assignments.models import Assignment, Eligibility
+from openpim.audit.writer import AuditEntry, record
+from openpim.auth.permissions import can_manage_users
+from openpim.auth.tokens import revoke_all_for_user
 from openpim.directory.models import User
+from openpim.kit.context import ActorKind, Ctx
+from openpim.kit.errors import Conflict, Forbidden, MfaRequired, NotFound, ValidationFailed
+from openpim.roles.ids import LAST_HOLDER_PROTECTED
+from openpim.roles.models import RoleDefinition
 
 TOTP_STEP_SECONDS = 30
 DRIFT_STEPS = 1
@@ -49,3 +61,144 @@ def consume_code(user: User, code: str, at: datetime) -> bool:
         return False
     user.totp_last_step = step
     return True
+
+
+# --- enrolment ------------------------------------------------------------------------------
+#
+# A new secret is kept in `totp_pending_secret` until a code from it is confirmed; the secret
+# in force (if any) keeps working until then, so re-enrolment never leaves the account without
+# its second factor. Who may enrol:
+# - the user, for themselves: freely while not enrolled; once enrolled only with a fresh MFA
+#   proof in the session (a step-up within settings.mfa_freshness), so a stolen password-only
+#   session cannot move the second factor to the thief's phone;
+# - a user administrator, for someone else (audited). Users who hold a privileged role
+#   (eligible or active, now or later) can only be handled by an active Global or Privileged
+#   Role Administrator or the operator: otherwise a User Administrator could take over a
+#   Global Administrator's second factor.
+
+
+class TotpEnrollment(NamedTuple):
+    secret: str
+    otpauth_uri: str
+
+
+def _user(ctx: Ctx, user_id: uuid.UUID) -> User:
+    user = ctx.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return user
+
+
+def _is_self(ctx: Ctx, user: User) -> bool:
+    return ctx.actor.user_id == user.id and ctx.actor.directory_id == user.directory_id
+
+
+def _mfa_fresh(ctx: Ctx) -> bool:
+    proved = ctx.actor.mfa_verified_at
+    return proved is not None and ctx.now - proved <= ctx.settings.mfa_freshness
+
+
+def _holds_privileged_role(ctx: Ctx, user: User) -> bool:
+    for table in (Assignment, Eligibility):
+        found = ctx.session.execute(
+            select(table.id)
+            .join(RoleDefinition, RoleDefinition.id == table.role_id)
+            .where(
+                table.principal_id == user.id,
+                RoleDefinition.is_privileged.is_(True),
+                or_(table.end_at.is_(None), table.end_at > ctx.now),
+            )
+            .limit(1)
+        ).first()
+        if found is not None:
+            return True
+    return False
+
+
+def _require_admin_for(ctx: Ctx, user: User) -> None:
+    if not can_manage_users(ctx, user.directory_id):
+        raise Forbidden(
+            "Only the user or a user administrator can change this user's MFA enrolment.",
+            code="not_user_administrator",
+        )
+    if ctx.actor.kind != ActorKind.USER or not _holds_privileged_role(ctx, user):
+        return
+    assert ctx.actor.user_id is not None  # can_manage_users passed for a USER actor
+    if not active_role_ids(ctx.session, ctx.actor.user_id, ctx.now) & set(LAST_HOLDER_PROTECTED):
+        raise Forbidden(
+            "The MFA enrolment of a privileged user can only be changed by an active Global "
+            "Administrator or Privileged Role Administrator.",
+            code="privileged_target",
+        )
+
+
+def _audit(ctx: Ctx, action: str, user: User, **detail: object) -> None:
+    record(
+        ctx,
+        AuditEntry(
+            action=action,
+            directory_id=user.directory_id,
+            target_user_id=user.id,
+            target_label=user.user_principal_name,
+            detail=dict(detail),
+        ),
+    )
+
+
+def begin_totp_enrollment(ctx: Ctx, user_id: uuid.UUID) -> TotpEnrollment:
+    """A new pending TOTP secret and its otpauth:// URI (for the QR code), returned only here."""
+    user = _user(ctx, user_id)
+    by_admin = not _is_self(ctx, user)
+    if by_admin:
+        _require_admin_for(ctx, user)
+    elif user.mfa_enrolled and not _mfa_fresh(ctx):
+        raise MfaRequired(
+            "Confirm a code from your current authenticator (step-up) before enrolling a new one.",
+            code="mfa_required",
+        )
+    secret = new_secret()
+    user.totp_pending_secret = secret
+    _audit(ctx, "mfa.enrollment_started", user, by_admin=by_admin, re_enrollment=user.mfa_enrolled)
+    return TotpEnrollment(secret, provisioning_uri(secret, user.user_principal_name))
+
+
+def confirm_totp_enrollment(ctx: Ctx, user_id: uuid.UUID, code: str) -> User:
+    """Put the pending secret in force once a code from it checks out."""
+    user = _user(ctx, user_id)
+    by_admin = not _is_self(ctx, user)
+    if by_admin:
+        _require_admin_for(ctx, user)
+    if user.totp_pending_secret is None:
+        raise Conflict("There is no TOTP enrolment to confirm.", code="no_pending_enrollment")
+    step = matching_step(user.totp_pending_secret, code, ctx.now)
+    if step is None:
+        raise ValidationFailed(
+            "The code does not match the new authenticator secret.",
+            code="invalid_code",
+            field="code",
+        )
+    re_enrollment = user.mfa_enrolled
+    user.totp_secret = user.totp_pending_secret
+    user.totp_pending_secret = None
+    user.totp_enrolled_at = ctx.now
+    user.totp_last_step = step
+    _audit(ctx, "mfa.enrolled", user, by_admin=by_admin, re_enrollment=re_enrollment)
+    return user
+
+
+def reset_totp(ctx: Ctx, user_id: uuid.UUID) -> User:
+    """Remove a user's second factor (lost device) so they enrol again; ends their sessions."""
+    user = _user(ctx, user_id)
+    if _is_self(ctx, user):
+        raise Forbidden(
+            "You cannot remove your own second factor; enrol a new authenticator instead.",
+            code="cannot_reset_own_mfa",
+        )
+    _require_admin_for(ctx, user)
+    user.totp_secret = None
+    user.totp_pending_secret = None
+    user.totp_enrolled_at = None
+    user.totp_last_step = None
+    revoked = revoke_all_for_user(ctx, user.id)
+    _audit(ctx, "mfa.reset", user, tokens_revoked=revoked)
+    return user

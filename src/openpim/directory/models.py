@@ -48,6 +48,9 @@ class User(UUIDPrimaryKey, Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enrolled_at: Mapped[datetime | None]
+    # A secret being enrolled, not yet confirmed with a code: the current one stays in force
+    # until then, so re-enrolment never leaves the account without its second factor.
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
     # The last TOTP time step accepted: a code is good once, so replays inside its window fail.
     totp_last_step: Mapped[int | None]
     last_sign_in_at: Mapped[datetime | None]
