@@ -13,6 +13,7 @@ from openpim.auth.service import (
     revoke_token,
     sign_out,
 )
+from openpim.auth.tokens import check_token, touch
 from openpim.directory.models import User
 from openpim.kit.context import Actor, ActorKind
 from openpim.kit.errors import Forbidden, MfaRequired, Unauthorized, ValidationFailed
@@ -97,6 +98,31 @@ def test_last_used_is_written_at_most_once_a_minute(env: Env) -> None:
     env.clock.advance(timedelta(seconds=1))
     _authenticate(env, raw)
     assert reload(env, AuthToken, token.id).last_used_at == env.now
+
+
+def test_check_token_reads_only_and_says_when_a_touch_is_due(env: Env) -> None:
+    alice = env.user(env.directory(), "alice")
+    raw, token = session(env, alice)
+    created = env.now
+    env.clock.advance(timedelta(seconds=59))
+    with env.runtime.read(anonymous_actor()) as ctx:
+        actor, due = check_token(ctx, raw)
+    assert actor.token_id == token.id and due is False
+    env.clock.advance(timedelta(seconds=1))
+    with env.runtime.read(anonymous_actor()) as ctx:
+        actor, due = check_token(ctx, raw)
+    assert due is True
+    assert reload(env, AuthToken, token.id).last_used_at == created
+    with env.runtime.unit(actor) as ctx:
+        touch(ctx, actor)
+    assert reload(env, AuthToken, token.id).last_used_at == env.now
+    # A stale second touch (another request that saw the same old time) changes nothing.
+    env.clock.advance(timedelta(seconds=10))
+    with env.runtime.unit(actor) as ctx:
+        touch(ctx, actor)
+    assert reload(env, AuthToken, token.id).last_used_at == env.now - timedelta(seconds=10)
+    with pytest.raises(Unauthorized), env.runtime.read(anonymous_actor()) as ctx:
+        check_token(ctx, raw + "x")
 
 
 def test_disabled_users_tokens_are_refused(env: Env) -> None:

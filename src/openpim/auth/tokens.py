@@ -9,9 +9,10 @@ Sessions end at `expires_at` (absolute timeout) or after `session_idle_timeout` 
 Personal API tokens (prefix "opk_") end at their optional `expires_at` only, never carry an MFA
 proof, and act with their owner's rights.
 
-`authenticate` moves `last_used_at` forward at most once per TOUCH_INTERVAL, so most requests
-only read. Call it inside a write unit (runtime.unit): in a read session the touch is discarded
-and the idle timeout counts from the last touch that was written.
+`last_used_at` moves forward at most once per TOUCH_INTERVAL, so most requests only read.
+`authenticate` checks and touches in one go, for callers inside a write unit. Read-only callers
+use `check_token` in a read transaction and, when it says a touch is due, call `touch` in a
+short write unit afterwards (a touch inside a read transaction would be rolled back).
 """
 
 from __future__ import annotations
@@ -112,26 +113,14 @@ def issue_session(
     return raw, token
 
 
-def authenticate(ctx: Ctx, raw_token: str) -> Actor:
-    """The Actor a bearer token stands for; Unauthorized "invalid_token" for any unusable token."""
-    actor, touch_due = check_token(ctx, raw_token)
-    if touch_due:
-        touch(ctx, actor)
-    return actor
-
-
-def touch(ctx: Ctx, actor: Actor) -> None:
-    """Move the token's last_used_at to now (in a write unit), unless done in the last minute."""
-    now = ctx.now
-    # Conditional, so concurrent requests write once and never move the time backwards.
-    ctx.session.execute(
-        _TOUCH, {"token_id": actor.token_id, "stale": now - TOUCH_INTERVAL, "now": now}
-    )
-
-
 def check_token(ctx: Ctx, raw_token: str) -> tuple[Actor, bool]:
-    """authenticate() without the write, for read-only transactions (the API's GET routes):
-    the Actor, and whether last_used_at is due a `touch` in a write unit."""
+    """The Actor a bearer token stands for, and whether its last-use time is due a write.
+
+    Writes nothing, so read-only requests can run in a read transaction and open a write unit
+    for `touch` only when the second value is True (at most once per TOUCH_INTERVAL per token).
+    Refuses unknown, revoked, expired and idle tokens and disabled users alike with
+    Unauthorized "invalid_token".
+    """
     if not raw_token or len(raw_token) > 200:
         raise _invalid()
     row = ctx.session.execute(_BY_HASH, {"token_hash": hash_token(raw_token)}).first()
@@ -152,6 +141,26 @@ def check_token(ctx: Ctx, raw_token: str) -> tuple[Actor, bool]:
         mfa_verified_at=row.mfa_verified_at if row.kind == SESSION else None,
     )
     return actor, row.last_used_at <= now - TOUCH_INTERVAL
+
+
+def touch(ctx: Ctx, actor: Actor) -> None:
+    """Move the actor's token's last-use time to now, unless it moved within TOUCH_INTERVAL.
+
+    Conditional, so concurrent requests write once and never move the time backwards.
+    """
+    if actor.token_id is None:
+        return
+    ctx.session.execute(
+        _TOUCH, {"token_id": actor.token_id, "stale": ctx.now - TOUCH_INTERVAL, "now": ctx.now}
+    )
+
+
+def authenticate(ctx: Ctx, raw_token: str) -> Actor:
+    """`check_token` plus the touch when due, for callers already in a write unit."""
+    actor, touch_due = check_token(ctx, raw_token)
+    if touch_due:
+        touch(ctx, actor)
+    return actor
 
 
 def _acting_user(ctx: Ctx) -> User:
