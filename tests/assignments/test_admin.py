@@ -53,7 +53,7 @@ def test_permanent_active_assignment(env: Env) -> None:
 
 
 def test_only_pra_can_assign(env: Env) -> None:
-    directory, admin = env.pim_directory()
+    directory, _ = env.pim_directory()
     reader = env.user(directory, "reader")
     env.permanent(reader, SECURITY_READER)
     env.permanent(reader, GA)  # a Global Administrator who is not PRA only reads

@@ -69,7 +69,7 @@ def test_named_approver_only(env: Env) -> None:
 
 
 def test_nobody_approves_their_own_request(env: Env) -> None:
-    directory, admin = _approval_role(env)
+    _, admin = _approval_role(env)
     env.eligible(admin, PASSWORD_ADMIN)
     request = activate(env, admin, PASSWORD_ADMIN)
     with pytest.raises(Forbidden) as err, env.ctx(admin) as ctx:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from openpim.assignments import service
 from openpim.assignments.models import Assignment, RoleRequest
@@ -82,7 +83,7 @@ def test_failed_audit_insert_at_database_level_rolls_back(env: Env) -> None:
             )
         )
     before = _counts(env)
-    with pytest.raises(Exception), env.ctx(env.actor(bob, mfa=True)) as ctx:
+    with pytest.raises(IntegrityError), env.ctx(env.actor(bob, mfa=True)) as ctx:
         service.self_activate(
             ctx,
             directory_id=directory.id,

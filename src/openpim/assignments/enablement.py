@@ -11,7 +11,7 @@ from openpim.access.service import is_active
 from openpim.assignments.models import Assignment, AssignmentType, Eligibility, MemberType
 from openpim.assignments.operations.admin import assign_unchecked
 from openpim.assignments.operations.convert import make_eligible
-from openpim.assignments.queries import current_or_future, load_directory
+from openpim.assignments.queries import current_or_future, is_assigned, load_directory
 from openpim.audit.writer import AuditEntry, record
 from openpim.auth.permissions import require_manage, require_read_all
 from openpim.directory.models import AccountKind, User
@@ -52,7 +52,7 @@ def enable_pim(ctx: Ctx, directory_id: uuid.UUID) -> None:
         held = [
             a
             for a in current_or_future(ctx.session, Assignment, user.id, role_id, ctx.now)
-            if a.assignment_type == AssignmentType.ASSIGNED and a.end_at is None
+            if is_assigned(a) and a.end_at is None
         ]
         if not held:
             assign_unchecked(
@@ -100,7 +100,7 @@ def wizard_overview(ctx: Ctx, directory_id: uuid.UUID) -> list[WizardRole]:
         Eligibility.end_at.is_(None), Eligibility.end_at > now
     )
     permanent = dict(
-        ctx.session.execute(  # type: ignore[arg-type]
+        ctx.session.execute(
             select(Assignment.role_id, func.count(func.distinct(Assignment.principal_id)))
             .where(
                 Assignment.directory_id == directory_id,
@@ -111,7 +111,7 @@ def wizard_overview(ctx: Ctx, directory_id: uuid.UUID) -> list[WizardRole]:
         ).all()
     )
     eligible = dict(
-        ctx.session.execute(  # type: ignore[arg-type]
+        ctx.session.execute(
             select(Eligibility.role_id, func.count(func.distinct(Eligibility.principal_id)))
             .where(Eligibility.directory_id == directory_id, live_e)
             .group_by(Eligibility.role_id)

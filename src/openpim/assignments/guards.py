@@ -105,7 +105,7 @@ def prove_mfa(ctx: Ctx, user: User, totp_code: str | None) -> None:
     verified_at = ctx.actor.mfa_verified_at
     if (
         totp_code is None
-        and ctx.actor.token_kind == "session"
+        and ctx.actor.token_kind == "session"  # noqa: S105 (a kind, not a secret)
         and verified_at is not None
         and ctx.now - verified_at <= ctx.settings.mfa_freshness
     ):

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from openpim.assignments.models import Assignment, Eligibility, MemberType, RoleRequest
+from openpim.assignments.models import (
+    Assignment,
+    AssignmentType,
+    Eligibility,
+    MemberType,
+    RoleRequest,
+)
 from openpim.directory.models import Directory, User
 from openpim.kit.context import Ctx
 from openpim.kit.errors import Conflict, NotFound
 from openpim.roles.models import RoleDefinition
 
 Schedule = Eligibility | Assignment
+S = TypeVar("S", Eligibility, Assignment)
 
 
 def schedule_model(member_type: MemberType) -> type[Eligibility] | type[Assignment]:
@@ -58,13 +66,13 @@ def _live_at(model: type[Eligibility] | type[Assignment], at: datetime):  # type
 
 def current_or_future(
     session: Session,
-    model: type[Eligibility] | type[Assignment],
+    model: type[S],
     principal_id: uuid.UUID,
     role_id: uuid.UUID,
     now: datetime,
     *,
     lock: bool = False,
-) -> list[Schedule]:
+) -> list[S]:
     """Schedules of (principal, role) that have not ended by `now` (active or starting later)."""
     stmt = (
         select(model)
@@ -82,14 +90,14 @@ def current_or_future(
 
 def overlapping(
     session: Session,
-    model: type[Eligibility] | type[Assignment],
+    model: type[S],
     principal_id: uuid.UUID,
     role_id: uuid.UUID,
     start: datetime,
     end: datetime | None,
     *,
     exclude_id: uuid.UUID | None = None,
-) -> list[Schedule]:
+) -> list[S]:
     """Schedules of (principal, role) that share any instant with [start, end)."""
     conditions = [
         model.principal_id == principal_id,
@@ -171,3 +179,44 @@ def ensure_no_conflicting_pending(
             "There is already a pending request for this role; wait for its decision or cancel it.",
             code="request_pending",
         )
+
+
+def current_of_type(
+    session: Session,
+    member_type: MemberType,
+    principal_id: uuid.UUID,
+    role_id: uuid.UUID,
+    now: datetime,
+    *,
+    lock: bool = False,
+) -> list[Schedule]:
+    """current_or_future for eligibility or active membership, chosen by member type."""
+    if member_type == MemberType.ELIGIBLE:
+        return list(current_or_future(session, Eligibility, principal_id, role_id, now, lock=lock))
+    return list(current_or_future(session, Assignment, principal_id, role_id, now, lock=lock))
+
+
+def overlapping_of_type(
+    session: Session,
+    member_type: MemberType,
+    principal_id: uuid.UUID,
+    role_id: uuid.UUID,
+    start: datetime,
+    end: datetime | None,
+    *,
+    exclude_id: uuid.UUID | None = None,
+) -> list[Schedule]:
+    if member_type == MemberType.ELIGIBLE:
+        return list(
+            overlapping(
+                session, Eligibility, principal_id, role_id, start, end, exclude_id=exclude_id
+            )
+        )
+    return list(
+        overlapping(session, Assignment, principal_id, role_id, start, end, exclude_id=exclude_id)
+    )
+
+
+def is_assigned(schedule: Schedule) -> bool:
+    """An active membership given by an admin (not an activation of an eligibility)."""
+    return isinstance(schedule, Assignment) and schedule.assignment_type == AssignmentType.ASSIGNED

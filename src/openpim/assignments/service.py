@@ -16,7 +16,13 @@ from openpim.assignments.operations.approval import approve, cancel, deny
 from openpim.assignments.operations.convert import make_eligible, make_permanent
 from openpim.assignments.operations.deactivate import self_deactivate
 from openpim.assignments.operations.self_service import self_extend, self_renew
-from openpim.assignments.views import awaiting_my_decision, list_requests, members, user_roles
+from openpim.assignments.views import (
+    awaiting_my_decision,
+    get_request,
+    list_requests,
+    members,
+    user_roles,
+)
 
 __all__ = [
     "admin_assign",
@@ -29,6 +35,7 @@ __all__ = [
     "cancel",
     "deny",
     "enable_pim",
+    "get_request",
     "list_requests",
     "make_eligible",
     "make_permanent",

@@ -20,6 +20,7 @@ from openpim.assignments.schemas import ScheduleOut
 from openpim.auth.permissions import require_read_all, require_self_or_read_all
 from openpim.directory.models import User
 from openpim.kit.context import Ctx
+from openpim.kit.errors import NotFound
 from openpim.roles.models import RoleDefinition
 
 MAX_PAGE = 500
@@ -135,3 +136,16 @@ def awaiting_my_decision(ctx: Ctx, directory_id: uuid.UUID) -> list[RoleRequest]
         .limit(MAX_PAGE)
     )
     return [r for r in pending if can_decide(ctx, r)]
+
+
+def get_request(ctx: Ctx, directory_id: uuid.UUID, request_id: uuid.UUID) -> RoleRequest:
+    """One request: for its member or requester, whoever may decide it, and PIM's readers."""
+    request = ctx.session.get(RoleRequest, request_id)
+    if request is None or request.directory_id != directory_id:
+        raise NotFound(f"Request {request_id} does not exist.", code="request_not_found")
+    me = ctx.actor.user_id
+    if me is not None and me in (request.principal_id, request.requested_by_id):
+        return request
+    if not can_decide(ctx, request):
+        require_read_all(ctx, directory_id)
+    return request

@@ -14,8 +14,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from openpim.policies.service import get_role_settings
-
 from openpim.assignments import guards
 from openpim.assignments.lifecycle import audit_schedule, create_assignment, labels
 from openpim.assignments.models import (
@@ -41,6 +39,7 @@ from openpim.directory.models import User
 from openpim.kit.context import ActorKind, Ctx
 from openpim.kit.errors import Conflict, Forbidden, ValidationFailed
 from openpim.notifications.outbox import enqueue
+from openpim.policies.service import get_role_settings
 from openpim.policies.settings import MINIMUM_SCHEDULE, RoleSettings
 
 # A start time slightly in the past (clock skew between client and server) means "now".

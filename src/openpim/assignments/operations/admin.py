@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from openpim.policies.service import get_role_settings
 from sqlalchemy import select
 
 from openpim.assignments import guards
@@ -21,7 +20,6 @@ from openpim.assignments.lifecycle import (
     end_schedule,
 )
 from openpim.assignments.models import (
-    Assignment,
     AssignmentType,
     EndReason,
     MemberType,
@@ -31,11 +29,13 @@ from openpim.assignments.models import (
 )
 from openpim.assignments.operations.common import new_request
 from openpim.assignments.queries import (
-    current_or_future,
+    Schedule,
+    current_of_type,
+    is_assigned,
     load_directory,
     load_role,
     load_user,
-    overlapping,
+    overlapping_of_type,
     running_activations_of,
     schedule_model,
 )
@@ -43,6 +43,7 @@ from openpim.auth.permissions import require_manage
 from openpim.directory.models import User
 from openpim.kit.context import Ctx
 from openpim.kit.errors import Conflict, NotFound, ValidationFailed
+from openpim.policies.service import get_role_settings
 
 ADDED_ACTION = {MemberType.ELIGIBLE: "eligibility.added", MemberType.ACTIVE: "assignment.added"}
 
@@ -134,8 +135,7 @@ def assign_unchecked(
         justification,
         totp_code,
     )
-    model = schedule_model(member_type)
-    if overlapping(ctx.session, model, principal_id, role_id, start, end_at):
+    if overlapping_of_type(ctx.session, member_type, principal_id, role_id, start, end_at):
         raise Conflict(
             f"{user.user_principal_name} already has an overlapping "
             f"{member_type.value.lower()} assignment of this role; update or extend it instead.",
@@ -171,7 +171,7 @@ def _create(
     start: datetime,
     end: datetime | None,
     request: RoleRequest,
-) -> Assignment | object:
+) -> Schedule:
     if member_type == MemberType.ELIGIBLE:
         return create_eligibility(
             ctx,
@@ -196,15 +196,12 @@ def _create(
 
 def _current_schedules(
     ctx: Ctx, member_type: MemberType, principal_id: uuid.UUID, role_id: uuid.UUID
-) -> list:  # type: ignore[type-arg]
-    rows = current_or_future(
-        ctx.session, schedule_model(member_type), principal_id, role_id, ctx.now, lock=True
-    )
+) -> list[Schedule]:
+    rows = current_of_type(ctx.session, member_type, principal_id, role_id, ctx.now, lock=True)
     if member_type == MemberType.ACTIVE:
-        # Admin update/extend/remove of active membership acts on assigned schedules; an
-        # activation is changed by removing the eligibility or by its owner.
-        assigned = [r for r in rows if r.assignment_type == AssignmentType.ASSIGNED]
-        return assigned or rows
+        # Admin update/extend of active membership acts on assigned schedules; an activation
+        # is changed by removing the eligibility or by its owner.
+        return [r for r in rows if is_assigned(r)] or rows
     return rows
 
 
@@ -222,8 +219,7 @@ def admin_remove(
     load_directory(ctx, directory_id, lock=True)
     load_user(ctx, directory_id, principal_id)
     load_role(ctx, directory_id, role_id)
-    model = schedule_model(member_type)
-    rows = current_or_future(ctx.session, model, principal_id, role_id, ctx.now, lock=True)
+    rows = current_of_type(ctx.session, member_type, principal_id, role_id, ctx.now, lock=True)
     if not rows:
         raise NotFound(
             f"The user has no current {member_type.value.lower()} assignment of this role.",
@@ -295,9 +291,9 @@ def admin_update(
         )
     settings = get_role_settings(ctx, directory_id, role_id)
     guards.require_assignment_policy(settings, member_type, new_start, end_at)
-    if overlapping(
+    if overlapping_of_type(
         ctx.session,
-        type(schedule),
+        member_type,
         principal_id,
         role_id,
         new_start,
@@ -396,7 +392,7 @@ def admin_renew(
     """Give back a membership that has expired: a new schedule from now to `end_at`."""
     require_manage(ctx, directory_id)
     model = schedule_model(member_type)
-    if current_or_future(ctx.session, model, principal_id, role_id, ctx.now):
+    if current_of_type(ctx.session, member_type, principal_id, role_id, ctx.now):
         raise Conflict(
             "The assignment has not expired; extend it instead of renewing it.",
             code="not_expired",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 
-from openpim.policies.service import get_role_settings
 from sqlalchemy import update
 
 from openpim.assignments import guards
@@ -29,6 +28,7 @@ from openpim.auth.permissions import can_manage
 from openpim.kit.context import ActorKind, Ctx
 from openpim.kit.errors import Conflict, Forbidden, ValidationFailed
 from openpim.notifications.outbox import enqueue
+from openpim.policies.service import get_role_settings
 from openpim.policies.settings import MINIMUM_SCHEDULE
 
 

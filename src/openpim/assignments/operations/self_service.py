@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from openpim.assignments import guards
 from openpim.assignments.models import (
+    Assignment,
     AssignmentType,
+    Eligibility,
     MemberType,
     RequestAction,
     RequestStatus,
@@ -22,10 +24,11 @@ from openpim.assignments.models import (
 from openpim.assignments.operations.activate import _acting_user, request_audit
 from openpim.assignments.operations.common import flush_or_conflict, new_request
 from openpim.assignments.queries import (
-    current_or_future,
+    Schedule,
+    current_of_type,
     ensure_no_conflicting_pending,
+    is_assigned,
     load_role,
-    schedule_model,
 )
 from openpim.audit.writer import record
 from openpim.kit.context import Ctx
@@ -36,10 +39,12 @@ EXTEND_WINDOW = timedelta(days=14)
 RENEW_WINDOW = timedelta(days=30)
 
 
-def _own_schedules(ctx: Ctx, member_type: MemberType, user_id: uuid.UUID, role_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    rows = current_or_future(ctx.session, schedule_model(member_type), user_id, role_id, ctx.now)
+def _own_schedules(
+    ctx: Ctx, member_type: MemberType, user_id: uuid.UUID, role_id: uuid.UUID
+) -> list[Schedule]:
+    rows = current_of_type(ctx.session, member_type, user_id, role_id, ctx.now)
     if member_type == MemberType.ACTIVE:
-        rows = [r for r in rows if r.assignment_type == AssignmentType.ASSIGNED]
+        rows = [r for r in rows if is_assigned(r)]
     return rows
 
 
@@ -104,16 +109,7 @@ def self_renew(
         raise Conflict(
             "This assignment has not expired; ask for an extension instead.", code="not_expired"
         )
-    model = schedule_model(member_type)
-    stmt = select(model).where(
-        model.principal_id == user.id,
-        model.role_id == role_id,
-        model.end_at <= ctx.now,
-        model.end_at > ctx.now - RENEW_WINDOW,
-    )
-    if member_type == MemberType.ACTIVE:
-        stmt = stmt.where(model.assignment_type == AssignmentType.ASSIGNED)  # type: ignore[union-attr]
-    expired = ctx.session.scalars(stmt.order_by(model.end_at.desc()).limit(1)).first()
+    expired = _recently_expired(ctx, member_type, user.id, role_id)
     if expired is None:
         raise NotFound(
             "You have no assignment of this role that expired in the last 30 days.",
@@ -131,6 +127,36 @@ def self_renew(
         justification,
         expired.id,
     )
+
+
+def _recently_expired(
+    ctx: Ctx, member_type: MemberType, user_id: uuid.UUID, role_id: uuid.UUID
+) -> Schedule | None:
+    window = (ctx.now - RENEW_WINDOW, ctx.now)
+    if member_type == MemberType.ELIGIBLE:
+        return ctx.session.scalars(
+            select(Eligibility)
+            .where(
+                Eligibility.principal_id == user_id,
+                Eligibility.role_id == role_id,
+                Eligibility.end_at > window[0],
+                Eligibility.end_at <= window[1],
+            )
+            .order_by(Eligibility.end_at.desc())
+            .limit(1)
+        ).first()
+    return ctx.session.scalars(
+        select(Assignment)
+        .where(
+            Assignment.principal_id == user_id,
+            Assignment.role_id == role_id,
+            Assignment.assignment_type == AssignmentType.ASSIGNED,
+            Assignment.end_at > window[0],
+            Assignment.end_at <= window[1],
+        )
+        .order_by(Assignment.end_at.desc())
+        .limit(1)
+    ).first()
 
 
 def _pending(
