@@ -1,0 +1,153 @@
+"""verify_chain against chains written by the real audit writer, then tampered with raw SQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from openpim.audit.chain import HASHED_FIELDS, canonical_json, link_hash
+from openpim.audit.models import AuditEvent
+from openpim.audit.verify import VerifyResult, text_token, verify_chain
+from openpim.audit.writer import AuditEntry, record
+from tests.factories import GA, Env
+
+EVENTS = 8
+
+
+def _write_events(env: Env, count: int = EVENTS) -> None:
+    """Events with awkward values: quotes, newlines, control characters, non-ASCII, nulls."""
+    directory = env.directory()
+    user = env.user(directory, "alice")
+    for i in range(count):
+        # Non-zero microseconds on some events, whole seconds on others.
+        env.clock.advance(timedelta(minutes=1, microseconds=123_457 * (i % 3)))
+        with env.ctx() as ctx:
+            record(
+                ctx,
+                AuditEntry(
+                    action="assignment.activate" if i % 2 else "auth.sign_in",
+                    directory_id=directory.id,
+                    target_user_id=user.id,
+                    target_label=user.user_principal_name,
+                    role_id=GA if i % 2 else None,
+                    role_label="Global Administrator" if i % 2 else None,
+                    request_id=uuid.uuid4() if i % 3 == 0 else None,
+                    schedule_id=uuid.uuid4(),
+                    justification=f'Ticket "{i}"\nline two\t\x01 — café ✓ \\ end' if i else None,
+                    ticket_number=f"INC-{i:04d}",
+                    ticket_system="ServiceNow",
+                    start_at=env.now,
+                    end_at=env.now + timedelta(hours=1) if i % 2 else None,
+                    detail={"n": i, "note": "ü\u2028"},
+                ),
+            )
+
+
+def _sql(env: Env, *statements: str) -> None:
+    with env.runtime.db.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def _verify(env: Env, batch_size: int = 3) -> VerifyResult:
+    # A small batch size makes the tests cross batch boundaries too.
+    return verify_chain(env.runtime.db, batch_size=batch_size)
+
+
+def test_clean_chain_verifies(env: Env) -> None:
+    _write_events(env)
+    result = _verify(env)
+    assert result == VerifyResult(True, EVENTS, None, None, EVENTS)
+
+
+def test_empty_chain_verifies(env: Env) -> None:
+    assert _verify(env) == VerifyResult(True, 0, None, None, 0)
+
+
+def test_verify_inside_a_session_and_a_connection(env: Env) -> None:
+    _write_events(env, 3)
+    with env.runtime.db.reader() as session:
+        assert verify_chain(session).ok
+    with env.runtime.db.engine.connect() as conn:
+        assert verify_chain(conn).checked == 3
+
+
+def test_changed_row_fails_at_that_row(env: Env) -> None:
+    _write_events(env)
+    _sql(env, "UPDATE audit_events SET justification = 'nothing to see' WHERE seq = 5")
+    assert _verify(env) == VerifyResult(False, 4, 5, "hash mismatch", 4)
+
+
+def test_changed_instant_fails_at_that_row(env: Env) -> None:
+    _write_events(env)
+    _sql(env, "UPDATE audit_events SET end_at = NULL WHERE seq = 2")
+    result = _verify(env)
+    assert (result.ok, result.first_broken_seq, result.reason) == (False, 2, "hash mismatch")
+
+
+def test_rehashed_row_breaks_the_next_link(env: Env) -> None:
+    """Someone who recomputes the changed row's own hash still breaks its successor's link."""
+    _write_events(env)
+    with env.runtime.db.unit_of_work() as session:
+        event = session.execute(select(AuditEvent).where(AuditEvent.seq == 3)).scalar_one()
+        event.justification = "rewritten"
+        event.hash = link_hash(event.prev_hash, {f: getattr(event, f) for f in HASHED_FIELDS})
+    assert _verify(env) == VerifyResult(False, 3, 4, "prev_hash mismatch", 3)
+
+
+def test_deleted_row_fails_as_a_gap(env: Env) -> None:
+    _write_events(env)
+    _sql(env, "DELETE FROM audit_events WHERE seq = 4")
+    assert _verify(env) == VerifyResult(False, 3, 4, "sequence gap", 3)
+
+
+def test_deleted_first_row_fails_as_a_gap(env: Env) -> None:
+    _write_events(env)
+    _sql(env, "DELETE FROM audit_events WHERE seq = 1")
+    assert _verify(env) == VerifyResult(False, 0, 1, "sequence gap", 0)
+
+
+def test_swapped_rows_fail_at_the_first_of_them(env: Env) -> None:
+    _write_events(env)
+    _sql(
+        env,
+        "UPDATE audit_events SET seq = -1 WHERE seq = 6",
+        "UPDATE audit_events SET seq = 6 WHERE seq = 7",
+        "UPDATE audit_events SET seq = 7 WHERE seq = -1",
+    )
+    assert _verify(env) == VerifyResult(False, 5, 6, "prev_hash mismatch", 5)
+
+
+def test_deleted_last_row_fails_at_the_head(env: Env) -> None:
+    _write_events(env)
+    _sql(env, f"DELETE FROM audit_events WHERE seq = {EVENTS}")
+    assert _verify(env) == VerifyResult(False, EVENTS - 1, EVENTS, "head mismatch", EVENTS - 1)
+
+
+def test_head_behind_the_events_fails(env: Env) -> None:
+    _write_events(env)
+    _sql(env, "UPDATE audit_chain_head SET last_seq = 5")
+    result = _verify(env)
+    assert (result.ok, result.first_broken_seq, result.reason) == (False, 6, "head mismatch")
+
+
+def test_head_with_a_forged_hash_fails(env: Env) -> None:
+    _write_events(env)
+    _sql(env, f"UPDATE audit_chain_head SET last_hash = '{'f' * 64}'")
+    result = _verify(env)
+    assert (result.first_broken_seq, result.reason) == (EVENTS + 1, "head mismatch")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", 'quote " and \\ backslash', "tab\tnewline\ncr\r\x00\x1f\x7f", "café ✓ 𝄞 \u2028", ""],
+)
+def test_text_token_matches_json_dumps(value: str) -> None:
+    assert text_token(value) == json.dumps(value, ensure_ascii=False)
+    assert text_token(None) == "null"
+    fields = {"justification": value, "seq": 1}
+    assert f'"justification":{text_token(value)}' in canonical_json(fields)
