@@ -269,3 +269,27 @@ class TestDeactivate:
         with pytest.raises(Conflict) as err, env.ctx(only) as ctx:
             service.self_deactivate(ctx, directory_id=directory.id, role_id=GA)
         assert err.value.code == "last_global_administrator"
+
+
+def test_wrong_mfa_codes_are_counted_audited_and_rate_limited(env: Env) -> None:
+    from openpim.kit.errors import RateLimited
+
+    directory, _ = env.pim_directory()
+    bob = env.user(directory, "bob")
+    env.eligible(bob, GA)
+    limit = env.runtime.settings.sign_in_failures_per_user
+    for _ in range(limit):
+        with pytest.raises(Unauthorized):
+            activate(env, bob, GA, mfa=False, totp_code="000000")
+    # The limit is reached: even the right code is refused until the window passes.
+    with pytest.raises(RateLimited):
+        activate(env, bob, GA, mfa=False, totp_code=env.totp(bob))
+    with env.runtime.db.reader() as s:
+        failures = s.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "auth.mfa_failed")
+        ).all()
+    assert len(failures) == limit + 1
+    assert _roles(env, bob.id) == set()
+    env.clock.advance(env.runtime.settings.sign_in_failure_window + timedelta(seconds=1))
+    activate(env, bob, GA, mfa=False, totp_code=env.totp(bob))
+    assert _roles(env, bob.id) == {GA}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from openpim.assignments.models import MemberType
 from openpim.assignments.queries import other_lasting_holders
-from openpim.auth import mfa
+from openpim.audit.writer import AuditEntry, record
+from openpim.auth import mfa, ratelimit
 from openpim.directory.models import User
 from openpim.kit.context import ActorKind, Ctx
 from openpim.kit.errors import Conflict, Forbidden, MfaRequired, Unauthorized, ValidationFailed
@@ -122,12 +124,54 @@ def prove_mfa(ctx: Ctx, user: User, totp_code: str | None) -> None:
             "authenticator app (totp_code).",
             field="totp_code",
         )
+    refusal = ratelimit.check(
+        ctx, user_key=user.id, address=ctx.client_address, since_success=user.last_sign_in_at
+    )
+    if refusal is not None:
+        limited = refusal.error()
+        limited.after_rollback = _audit_mfa_refusal(user, "rate_limited")
+        raise limited
     if not mfa.consume_code(user, totp_code, ctx.now):
-        raise Unauthorized(
+        wrong = Unauthorized(
             "The authenticator code is wrong, expired or already used.",
             code="invalid_mfa_code",
             field="totp_code",
         )
+        wrong.after_rollback = _count_mfa_failure(user)
+        raise wrong
+
+
+def _audit_mfa_refusal(user: User, reason: str) -> Callable[[Ctx], None]:
+    user_id, directory_id, upn = user.id, user.directory_id, user.user_principal_name
+
+    def audit(ctx: Ctx) -> None:
+        record(
+            ctx,
+            AuditEntry(
+                action="auth.mfa_failed",
+                result="failure",
+                directory_id=directory_id,
+                target_user_id=user_id,
+                target_label=upn,
+                detail={"reason": reason, "during": "role operation"},
+            ),
+        )
+
+    return audit
+
+
+def _count_mfa_failure(user: User) -> Callable[[Ctx], None]:
+    """A wrong code counts towards the same limit as sign-in failures, so it cannot be guessed."""
+    audit = _audit_mfa_refusal(user, "bad_totp")
+    user_id = user.id
+
+    def count(ctx: Ctx) -> None:
+        ratelimit.record_failure(
+            ctx, user_key=user_id, address=ctx.client_address, kind=ratelimit.FailureKind.TOTP
+        )
+        audit(ctx)
+
+    return count
 
 
 def require_other_holder(

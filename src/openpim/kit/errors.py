@@ -6,6 +6,7 @@ problem+json (RFC 9457). The CLI maps them to exit codes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -28,6 +29,10 @@ class DomainError(Exception):
             self.code = code
         self.field = field
         self.extra = extra or {}
+        # Work that must be saved although the operation fails (a failed MFA attempt counts
+        # towards the rate limit and is audited). Runtime.unit runs it in a fresh transaction
+        # after rolling back the failed one. Takes a Ctx.
+        self.after_rollback: Callable[[Any], None] | None = None
 
 
 class ValidationFailed(DomainError):
