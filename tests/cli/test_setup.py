@@ -1,0 +1,140 @@
+"""First run, the worker, the audit chain and the dev dataset, through the command line."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pyotp
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+import openpim.cli
+from openpim.assignments.service import enable_pim
+from openpim.kit.context import Actor, ActorKind
+from tests.cli.conftest import PASSWORD, Cli
+from tests.factories import PRA, Env
+
+
+def test_help_documents_the_exit_codes() -> None:
+    result = CliRunner().invoke(openpim.cli.app, ["--help"])
+    assert result.exit_code == 0
+    for text_ in ("3 not found", "4 conflict", "5 authentication failed", "6 audit chain broken"):
+        assert text_ in " ".join(result.output.split())
+
+
+def test_init_migrates_an_empty_database_and_says_how_to_bootstrap(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    runner = CliRunner()
+    result = runner.invoke(openpim.cli.app, ["init", "--database-url", url, "--json"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert status["revision"] is not None
+    assert status["bootstrapped"] is False
+    assert status["bootstrap_command"].startswith("openpim bootstrap --directory-name")
+
+    again = runner.invoke(openpim.cli.app, ["migrate"], env={"OPENPIM_DATABASE_URL": url})
+    assert again.exit_code == 0, again.output
+    assert f"is at revision {status['revision']}" in again.stdout
+
+
+def test_bootstrap_prints_the_secret_once_then_refuses_a_second_run(cli: Cli, env: Env) -> None:
+    args = ["bootstrap", "--directory-name", "Contoso", "--domain", "contoso.example"]
+    args += ["--admin-upn", "Ada@Contoso.example", "--admin-name", "Ada Admin"]
+    result = cli(args, input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "otpauth://totp/" in result.stdout
+    assert "openpim pim enable --as ada@contoso.example" in result.stdout
+
+    again = cli([*args, "--password-stdin"], input=f"{PASSWORD}\n")
+    assert again.exit_code == 4
+    assert "error: already_bootstrapped:" in again.stderr
+
+
+def test_bootstrap_then_enable_pim_through_the_service(cli: Cli, env: Env) -> None:
+    args = ["bootstrap", "--directory-name", "Contoso", "--domain", "contoso.example"]
+    args += ["--admin-upn", "ada@contoso.example", "--admin-name", "Ada", "--password-stdin"]
+    out = cli.json(args, input=f"{PASSWORD}\n")
+    assert (
+        pyotp.TOTP(out["totp_secret"]).provisioning_uri(
+            name="ada@contoso.example", issuer_name="OpenPIM"
+        )
+        == out["otpauth_uri"]
+    )
+    admin = Actor(
+        kind=ActorKind.USER,
+        label="ada@contoso.example",
+        user_id=uuid.UUID(out["admin_id"]),
+        directory_id=uuid.UUID(out["directory_id"]),
+    )
+    with env.ctx(admin) as ctx:
+        enable_pim(ctx, uuid.UUID(out["directory_id"]))
+
+    check = cli.json(["check", "ada@contoso.example", "--role", str(PRA)])
+    assert check["role"]["active"] is True
+    names = {r["display_name"] for r in check["active_roles"]}
+    assert {"Global Administrator", "Privileged Role Administrator"} <= names
+
+
+def test_pim_enable_as_the_administrator_needs_password_and_code(cli: Cli, env: Env) -> None:
+    args = ["bootstrap", "--directory-name", "Contoso", "--domain", "contoso.example"]
+    args += ["--admin-upn", "ada@contoso.example", "--admin-name", "Ada", "--password-stdin"]
+    secret = cli.json(args, input=f"{PASSWORD}\n")["totp_secret"]
+    code = pyotp.TOTP(secret).at(env.now)
+
+    wrong = cli(["pim", "enable", "--as", "ada@contoso.example"], input=f"{PASSWORD}\n000000\n")
+    assert wrong.exit_code == 5
+    assert "error: invalid_code:" in wrong.stderr
+
+    result = cli(["pim", "enable", "--as", "ada@contoso.example"], input=f"{PASSWORD}\n{code}\n")
+    assert result.exit_code == 0, result.output
+    assert (
+        cli(["check", "ada@contoso.example", "--role", "privileged role administrator"]).exit_code
+        == 0
+    )
+
+
+def test_audit_verify_names_the_first_tampered_event(cli: Cli, env: Env) -> None:
+    args = ["bootstrap", "--directory-name", "Contoso", "--domain", "contoso.example"]
+    args += ["--admin-upn", "ada@contoso.example", "--admin-name", "Ada", "--password-stdin"]
+    cli.json(args, input=f"{PASSWORD}\n")
+    intact = cli(["audit", "verify"])
+    assert intact.exit_code == 0, intact.output
+    count = cli.json(["audit", "verify"])["events"]
+    assert count >= 3
+    assert intact.stdout.strip() == f"chain intact: {count} events"
+
+    with env.runtime.db.unit_of_work() as session:
+        session.execute(text("UPDATE audit_events SET target_label = 'mallory' WHERE seq = 2"))
+    broken = cli(["audit", "verify"])
+    assert broken.exit_code == 6
+    assert "seq 2" in broken.stderr
+    assert "hash mismatch" in broken.stderr
+    report = json.loads(cli(["audit", "verify", "--json"]).stdout)
+    assert report == {"ok": False, "events": 1, "first_broken_seq": 2, "reason": "hash mismatch"}
+
+
+def test_worker_once_records_an_expired_activation(cli: Cli, env: Env) -> None:
+    directory, _admin = env.pim_directory()
+    user = env.user(directory)
+    env.activated(user, PRA, duration=timedelta(hours=1))
+    env.clock.advance(timedelta(hours=2))
+    first = cli.json(["worker", "--once"])
+    assert first["recorded"] == {"activation.expired": 1}
+    assert cli.json(["worker", "--once"])["total"] == 0
+
+
+def test_dev_seed_fills_an_empty_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    summary = tmp_path / "summary.json"
+    args = ["dev", "seed", "--users", "20", "--schedules", "30", "--audit-events", "40"]
+    args += ["--summary", str(summary), "--database-url", url, "--json"]
+    result = CliRunner().invoke(openpim.cli.app, args)
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed == json.loads(summary.read_text())
+    verify = CliRunner().invoke(openpim.cli.app, ["audit", "verify", "--database-url", url])
+    assert verify.exit_code == 0, verify.output
+    assert verify.stdout.strip() == f"chain intact: {printed['audit_head']['last_seq']} events"
