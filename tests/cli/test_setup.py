@@ -86,7 +86,7 @@ def test_pim_enable_as_the_administrator_needs_password_and_code(cli: Cli, env: 
 
     wrong = cli(["pim", "enable", "--as", "ada@contoso.example"], input=f"{PASSWORD}\n000000\n")
     assert wrong.exit_code == 5
-    assert "error: invalid_code:" in wrong.stderr
+    assert "error: invalid_mfa_code:" in wrong.stderr
 
     result = cli(["pim", "enable", "--as", "ada@contoso.example"], input=f"{PASSWORD}\n{code}\n")
     assert result.exit_code == 0, result.output

@@ -18,8 +18,9 @@ import typer
 from sqlalchemy import select
 
 from openpim.assignments import service as assignments
+from openpim.assignments.guards import prove_mfa
 from openpim.assignments.models import PENDING_STATUSES, RequestStatus
-from openpim.auth import mfa, passwords
+from openpim.auth import passwords
 from openpim.cli.common import (
     DatabaseUrl,
     DirectoryOpt,
@@ -97,16 +98,14 @@ def ask_code(who: Who) -> str:
 
 @contextmanager
 def unit_with_mfa(rt: Runtime, who: Who, code: str | None) -> Iterator[Ctx]:
-    """A unit of work as `who`; with a code, it is checked (once-only) and counts as MFA proof."""
+    """A unit of work as `who`; with a code, it is checked (once-only, rate limited, failures
+    audited, as for any MFA proof) and counts as this command's MFA proof."""
     with rt.unit(who.actor()) as ctx:
         if code is not None:
             user = ctx.session.execute(
                 select(User).where(User.id == who.user_id).with_for_update()
             ).scalar_one()
-            if not mfa.consume_code(user, code, ctx.now):
-                raise Unauthorized(
-                    "The authenticator code is incorrect or already used.", code="invalid_code"
-                )
+            prove_mfa(ctx, user, code)
             ctx.actor = dataclasses.replace(ctx.actor, mfa_verified_at=ctx.now)
         yield ctx
 
