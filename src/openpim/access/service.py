@@ -18,12 +18,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select
+from sqlalchemy import Connection, Uuid, and_, bindparam, or_, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from openpim.assignments.models import Assignment
 from openpim.directory.models import User
+from openpim.roles import models as _role_models  # noqa: F401  (resolves role_id's type)
 
 _assignments = Assignment.__table__
 _users = User.__table__
@@ -46,7 +47,9 @@ _IS_ACTIVE = (
     .where(
         and_(
             _assignments.c.principal_id == bindparam("user_id"),
-            _assignments.c.role_id == bindparam("role_id"),
+            # Typed explicitly: role_id's type comes from a foreign key, which is unresolved
+            # until the roles table is imported, and SQLite cannot bind an untyped UUID.
+            _assignments.c.role_id == bindparam("role_id", type_=Uuid()),
             _assignments.c.start_at <= bindparam("at"),
             or_(_assignments.c.end_at.is_(None), _assignments.c.end_at > bindparam("at")),
             _users.c.enabled.is_(True),
