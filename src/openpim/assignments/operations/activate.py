@@ -74,7 +74,12 @@ def _window(
                 "The start time is in the past.", code="start_in_past", field="start_at"
             )
         start = max(start_at, ctx.now)
-    return start, start + duration
+    try:
+        return start, start + duration
+    except OverflowError:  # a start near year 9999: no calendar has room for its end
+        raise ValidationFailed(
+            "The start time is too far in the future.", code="start_too_late", field="start_at"
+        ) from None
 
 
 def _clamp_to_eligibility(start: datetime, end: datetime, eligibility: Eligibility) -> datetime:

@@ -1,0 +1,215 @@
+"""What every route needs: the caller's credentials, a unit of work, and its access level.
+
+Authentication happens inside the route's own transaction (`Caller.unit()` / `Caller.read()`):
+one database round of token lookup, then the service call, in one thread hop. Write routes
+authenticate in their write unit, so the token's last-use time commits with the change. Read
+routes authenticate in a read transaction and only open a write unit for the rare token touch
+(once a minute per token), so GETs never queue behind writers on SQLite.
+
+Authorisation is not decided here: services raise Forbidden. Each route only declares its
+intended access level (`access(...)`) for the OpenAPI document and for the test that walks the
+route table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from openpim.api.errors import ApiProblem
+from openpim.auth import tokens
+from openpim.auth.service import anonymous_actor
+from openpim.kit.context import Actor, Ctx
+from openpim.kit.errors import Unauthorized
+from openpim.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+SIGN_IN_PATH = f"{API_PREFIX}/auth/sign-in"
+# Everything under API_PREFIX needs a bearer token, except these.
+PUBLIC_PATHS = frozenset({SIGN_IN_PATH})
+MAX_BODY_SIZE = 1024 * 1024
+
+ACCESS_KEY = "x-openpim-access"
+# Access levels a route declares (enforced by the services, documented in OpenAPI):
+PUBLIC = "public"  # no token
+SIGNED_IN = "signed-in"  # any signed-in user, acting on their own things
+SELF_OR_READER = "self-or-reader"  # own data, or anyone's for PIM readers
+READER = "reader"  # PIM readers: PRA, GA, Security Administrator/Reader, Global Reader
+MANAGER = "manager"  # an active Privileged Role Administrator
+USER_ADMIN = "user-admin"  # Global, User or Privileged Role Administrator
+GLOBAL_ADMIN = "global-admin"  # an active Global Administrator (enabling PIM)
+APPROVER = "approver"  # a named approver of the role, else a PRA
+REQUESTER_OR_MANAGER = "requester-or-manager"
+LEVELS = frozenset(
+    {
+        PUBLIC,
+        SIGNED_IN,
+        SELF_OR_READER,
+        READER,
+        MANAGER,
+        USER_ADMIN,
+        GLOBAL_ADMIN,
+        APPROVER,
+        REQUESTER_OR_MANAGER,
+    }
+)
+
+
+def access(level: str) -> dict[str, Any]:
+    """openapi_extra for a route: its access level, shown in /docs."""
+    assert level in LEVELS, level
+    return {ACCESS_KEY: level}
+
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="A sign-in session token (POST /api/v1/auth/sign-in) or a personal API token.",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """An authenticated-to-be request: the raw token and where it came from."""
+
+    runtime: Runtime
+    token: str
+    client_address: str | None
+    request_id: str | None
+
+    @contextmanager
+    def unit(self) -> Iterator[Ctx]:
+        """A write transaction acting as the token's user.
+
+        The token is checked before the unit opens, so the unit (and any work it runs after a
+        rollback, such as counting a wrong MFA code) acts as the right user, and checked again
+        inside it, so a token revoked a moment ago cannot slip a change through; that second
+        check also moves the token's last-use time when due.
+        """
+        actor = self._check()
+        with self.runtime.unit(
+            actor, client_address=self.client_address, request_id=self.request_id
+        ) as ctx:
+            current = tokens.authenticate(ctx, self.token)
+            yield ctx if current == actor else dataclasses.replace(ctx, actor=current)
+
+    @contextmanager
+    def read(self) -> Iterator[Ctx]:
+        """A read-only transaction acting as the token's user."""
+        with self.runtime.read(anonymous_actor()) as ctx:
+            actor, touch_due = tokens.check_token(ctx, self.token)
+            yield dataclasses.replace(
+                ctx, actor=actor, client_address=self.client_address, request_id=self.request_id
+            )
+        if touch_due:
+            # Rare (once a minute per token), so GETs almost never wait for the write lock.
+            with self.runtime.unit(actor, client_address=self.client_address) as ctx:
+                tokens.touch(ctx, actor)
+
+    def _check(self) -> Actor:
+        with self.runtime.read(anonymous_actor()) as ctx:
+            actor, _ = tokens.check_token(ctx, self.token)
+        return actor
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime = getattr(request.app.state, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        raise RuntimeError("the application's runtime is not open (lifespan not started)")
+    return runtime
+
+
+def client_address(request: Request) -> str | None:
+    client = request.scope.get("client")
+    return str(client[0])[:64] if client else None
+
+
+def request_id(request: Request) -> str | None:
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+async def get_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Caller:
+    # async on purpose: no I/O here, and a sync dependency would cost a thread hop per request.
+    if credentials is None or not credentials.credentials.strip():
+        raise Unauthorized(
+            "Sign in and send the token as 'Authorization: Bearer <token>'.",
+            code="not_signed_in",
+        )
+    return Caller(
+        runtime=get_runtime(request),
+        token=credentials.credentials.strip(),
+        client_address=client_address(request),
+        request_id=request_id(request),
+    )
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+# --- request bodies: text the database cannot store is refused up front -----------------------
+
+# NUL (PostgreSQL text cannot hold it) and lone surrogates (not encodable as UTF-8). A JSON
+# escape of a valid pair ("\ud83d\ude00") is decoded into one character and passes.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _find_unstorable(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    if isinstance(value, str):
+        return path if _UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _UNSTORABLE.search(key):
+                return (*path, "<key>")
+            found = _find_unstorable(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_unstorable(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
+class _StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            value = json.loads(body)
+            bad = _find_unstorable(value)
+            if bad is not None:
+                field = next((str(p) for p in reversed(bad) if isinstance(p, str)), None)
+                raise ApiProblem(
+                    422,
+                    "unstorable_text",
+                    "Text may not contain NUL characters or unpaired UTF-16 surrogates "
+                    f"(at {'.'.join(str(p) for p in ('body', *bad))}).",
+                    field=field,
+                )
+            self._json = value
+        return self._json
+
+
+class StrictRoute(APIRoute):
+    """Routes with a JSON body parse it with the NUL/surrogate check above."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def strict_handler(request: Request) -> Response:
+            return await handler(_StrictJSONRequest(request.scope, request.receive))
+
+        return strict_handler

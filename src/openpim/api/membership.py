@@ -1,0 +1,353 @@
+"""Who holds which role: my roles, users in admin roles, self-service and admin requests.
+
+Every change answers with the request that recorded it (RequestOut), Graph style: its status
+says whether it was granted at once (Provisioned) or waits for a decision (PendingApproval,
+PendingAdminDecision, answered 202).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime, BaseModel, Field
+
+from openpim.api.deps import (
+    MANAGER,
+    READER,
+    SELF_OR_READER,
+    SIGNED_IN,
+    CallerDep,
+    StrictRoute,
+    access,
+)
+from openpim.api.scope import directory_of, user_of
+from openpim.assignments import service as membership
+from openpim.assignments.models import PENDING_STATUSES, MemberType, RoleRequest
+from openpim.assignments.schemas import (
+    ActivateIn,
+    AssignIn,
+    DeactivateIn,
+    MembershipIn,
+    RequestOut,
+    ScheduleOut,
+    SelfExtendIn,
+    StrictBody,
+    UpdateIn,
+)
+from openpim.assignments.views import MAX_PAGE
+
+router = APIRouter(tags=["membership"], route_class=StrictRoute)
+
+
+class ScheduleListOut(BaseModel):
+    value: list[ScheduleOut]
+
+
+class EndIn(MembershipIn):
+    end_at: AwareDatetime | None = Field(description="The new end; null means permanent")
+
+
+class ConvertIn(StrictBody):
+    principal_id: uuid.UUID
+    role_id: uuid.UUID
+    justification: str | None = Field(default=None, max_length=500)
+
+
+def _answer(
+    request: RoleRequest, response: Response, created: int = status.HTTP_200_OK
+) -> RequestOut:
+    response.status_code = (
+        status.HTTP_202_ACCEPTED if request.status in PENDING_STATUSES else created
+    )
+    return RequestOut.model_validate(request)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/members",
+    summary="Users in admin roles: current eligible and active members, filtered",
+    response_model=ScheduleListOut,
+    openapi_extra=access(READER),
+)
+def list_members(
+    caller: CallerDep,
+    role_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+    member_type: MemberType | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+) -> ScheduleListOut:
+    with caller.read() as ctx:
+        rows = membership.members(
+            ctx,
+            directory_of(ctx),
+            role_id=role_id,
+            user_id=user_id,
+            member_type=member_type,
+            limit=limit,
+        )
+        return ScheduleListOut(value=rows)
+
+
+@router.get(
+    "/roles/{role_id}/members",
+    summary="Current eligible and active members of one role",
+    response_model=ScheduleListOut,
+    openapi_extra=access(READER),
+)
+def role_members(role_id: uuid.UUID, caller: CallerDep) -> ScheduleListOut:
+    with caller.read() as ctx:
+        return ScheduleListOut(value=membership.members(ctx, directory_of(ctx), role_id=role_id))
+
+
+@router.get(
+    "/me/roles",
+    summary="My roles: eligible and active, current and scheduled",
+    response_model=ScheduleListOut,
+    openapi_extra=access(SIGNED_IN),
+)
+def my_roles(caller: CallerDep) -> ScheduleListOut:
+    with caller.read() as ctx:
+        return ScheduleListOut(value=membership.user_roles(ctx, directory_of(ctx), user_of(ctx)))
+
+
+@router.get(
+    "/users/{user_id}/roles",
+    summary="A user's roles: eligible and active, current and scheduled",
+    response_model=ScheduleListOut,
+    openapi_extra=access(SELF_OR_READER),
+)
+def user_roles(user_id: uuid.UUID, caller: CallerDep) -> ScheduleListOut:
+    with caller.read() as ctx:
+        return ScheduleListOut(value=membership.user_roles(ctx, directory_of(ctx), user_id))
+
+
+# --- self-service -------------------------------------------------------------------------
+
+
+@router.post(
+    "/me/activations",
+    summary="Activate one of my eligible roles (201 active or scheduled, 202 awaiting approval)",
+    response_model=RequestOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={202: {"model": RequestOut, "description": "Waiting for approval"}},
+    openapi_extra=access(SIGNED_IN),
+)
+def activate(body: ActivateIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.self_activate(
+            ctx,
+            directory_id=directory_of(ctx),
+            role_id=body.role_id,
+            duration=body.duration,
+            start_at=body.start_at,
+            justification=body.justification,
+            ticket_number=body.ticket_number,
+            ticket_system=body.ticket_system,
+            totp_code=body.totp_code,
+        )
+        return _answer(request, response, status.HTTP_201_CREATED)
+
+
+@router.post(
+    "/me/deactivations",
+    summary="Deactivate one of my active roles before it ends",
+    response_model=RequestOut,
+    openapi_extra=access(SIGNED_IN),
+)
+def deactivate(body: DeactivateIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.self_deactivate(
+            ctx,
+            directory_id=directory_of(ctx),
+            role_id=body.role_id,
+            justification=body.justification,
+        )
+        return _answer(request, response)
+
+
+@router.post(
+    "/me/extensions",
+    summary="Ask an administrator to extend my assignment (last 14 days of it)",
+    response_model=RequestOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=access(SIGNED_IN),
+)
+def extend_mine(body: SelfExtendIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.self_extend(
+            ctx,
+            directory_id=directory_of(ctx),
+            role_id=body.role_id,
+            member_type=body.member_type,
+            end_at=body.end_at,
+            justification=body.justification,
+        )
+        return _answer(request, response)
+
+
+@router.post(
+    "/me/renewals",
+    summary="Ask an administrator to renew my assignment (expired in the last 30 days)",
+    response_model=RequestOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=access(SIGNED_IN),
+)
+def renew_mine(body: SelfExtendIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.self_renew(
+            ctx,
+            directory_id=directory_of(ctx),
+            role_id=body.role_id,
+            member_type=body.member_type,
+            end_at=body.end_at,
+            justification=body.justification,
+        )
+        return _answer(request, response)
+
+
+# --- administration -----------------------------------------------------------------------
+
+
+@router.post(
+    "/assignments",
+    summary="Assign a role to a user, eligible (default) or active, permanent or time-bound",
+    response_model=RequestOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access(MANAGER),
+)
+def assign(body: AssignIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.admin_assign(
+            ctx,
+            directory_id=directory_of(ctx),
+            principal_id=body.principal_id,
+            role_id=body.role_id,
+            member_type=body.member_type,
+            start_at=body.start_at,
+            end_at=body.end_at,
+            justification=body.justification,
+            ticket_number=body.ticket_number,
+            ticket_system=body.ticket_system,
+            totp_code=body.totp_code,
+        )
+        return _answer(request, response, status.HTTP_201_CREATED)
+
+
+@router.post(
+    "/assignments/remove",
+    summary="Remove a user's eligible or active assignment (ends its activations)",
+    response_model=RequestOut,
+    openapi_extra=access(MANAGER),
+)
+def remove(body: MembershipIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.admin_remove(
+            ctx,
+            directory_id=directory_of(ctx),
+            principal_id=body.principal_id,
+            role_id=body.role_id,
+            member_type=body.member_type,
+            justification=body.justification,
+        )
+        return _answer(request, response)
+
+
+@router.post(
+    "/assignments/update",
+    summary="Change the start or end of an assignment",
+    response_model=RequestOut,
+    openapi_extra=access(MANAGER),
+)
+def update(body: UpdateIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.admin_update(
+            ctx,
+            directory_id=directory_of(ctx),
+            principal_id=body.principal_id,
+            role_id=body.role_id,
+            member_type=body.member_type,
+            end_at=body.end_at,
+            start_at=body.start_at,
+            justification=body.justification,
+        )
+        return _answer(request, response)
+
+
+@router.post(
+    "/assignments/extend",
+    summary="Extend an assignment to a later end (or make it permanent)",
+    response_model=RequestOut,
+    openapi_extra=access(MANAGER),
+)
+def extend(body: EndIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.admin_extend(
+            ctx,
+            directory_id=directory_of(ctx),
+            principal_id=body.principal_id,
+            role_id=body.role_id,
+            member_type=body.member_type,
+            end_at=body.end_at,
+            justification=body.justification,
+        )
+        return _answer(request, response)
+
+
+@router.post(
+    "/assignments/renew",
+    summary="Renew an assignment that has expired",
+    response_model=RequestOut,
+    openapi_extra=access(MANAGER),
+)
+def renew(body: EndIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.admin_renew(
+            ctx,
+            directory_id=directory_of(ctx),
+            principal_id=body.principal_id,
+            role_id=body.role_id,
+            member_type=body.member_type,
+            end_at=body.end_at,
+            justification=body.justification,
+        )
+        return _answer(request, response)
+
+
+@router.post(
+    "/assignments/make-permanent",
+    summary="Turn an eligible member into a permanent active one",
+    response_model=RequestOut,
+    openapi_extra=access(MANAGER),
+)
+def make_permanent(body: ConvertIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.make_permanent(
+            ctx,
+            directory_id=directory_of(ctx),
+            principal_id=body.principal_id,
+            role_id=body.role_id,
+            justification=body.justification,
+        )
+        return _answer(request, response)
+
+
+@router.post(
+    "/assignments/make-eligible",
+    summary="Turn a permanent active member into an eligible one",
+    response_model=RequestOut,
+    openapi_extra=access(MANAGER),
+)
+def make_eligible(body: ConvertIn, caller: CallerDep, response: Response) -> RequestOut:
+    with caller.unit() as ctx:
+        request = membership.make_eligible(
+            ctx,
+            directory_id=directory_of(ctx),
+            principal_id=body.principal_id,
+            role_id=body.role_id,
+            justification=body.justification,
+        )
+        return _answer(request, response)

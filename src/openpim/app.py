@@ -1,0 +1,100 @@
+"""The FastAPI application: routers, middleware, error handlers and the lifespan.
+
+The app owns only the wiring. The Runtime (settings, database, clock) is opened here unless the
+caller hands one in (tests, benchmarks); the schema is not touched (`openpim migrate` does
+that). When settings.run_worker_in_server is on, the expiry/outbox worker runs in a thread of
+this process and is stopped on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from openpim.api import access, audit, auth, directory, errors, health, membership, pim, requests
+from openpim.api import roles as roles_api
+from openpim.api.deps import API_PREFIX, MAX_BODY_SIZE, PUBLIC_PATHS
+from openpim.api.middleware import RequestContextMiddleware
+from openpim.config import Settings, get_settings
+from openpim.kit.clock import Clock
+from openpim.runtime import Runtime
+
+log = logging.getLogger("openpim.app")
+
+WORKER_STOP_TIMEOUT_SECONDS = 10.0
+
+API_DESCRIPTION = """\
+Privileged Identity Management: just-in-time admin roles, approvals, expiry and a
+tamper-evident audit.
+
+Every route under /api/v1 except `POST /api/v1/auth/sign-in` needs
+`Authorization: Bearer <token>` (a sign-in session or a personal API token). Errors are
+`application/problem+json` (RFC 9457) with a stable `code`. Times are ISO-8601 in UTC,
+durations ISO-8601 (`PT1H`). Each route's `x-openpim-access` says who may call it.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    runtime: Runtime | None = None,
+    start_worker: bool | None = None,
+) -> FastAPI:
+    """Build the app. `start_worker` None follows settings.run_worker_in_server."""
+    if settings is None:
+        settings = runtime.settings if runtime is not None else get_settings()
+    owns_runtime = runtime is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = runtime or Runtime.from_settings(settings, clock)
+        app.state.runtime = active
+        run_worker = settings.run_worker_in_server if start_worker is None else start_worker
+        worker: tuple[threading.Thread, threading.Event] | None = None
+        if run_worker:
+            from openpim.worker import start_in_thread
+
+            worker = start_in_thread(active)
+            log.info("worker thread started")
+        try:
+            yield
+        finally:
+            if worker is not None:
+                thread, stop = worker
+                stop.set()
+                thread.join(WORKER_STOP_TIMEOUT_SECONDS)
+                if thread.is_alive():
+                    log.warning(
+                        "worker thread did not stop within %ss", WORKER_STOP_TIMEOUT_SECONDS
+                    )
+            if owns_runtime:
+                active.db.dispose()
+
+    app = FastAPI(
+        title="OpenPIM",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    if runtime is not None:
+        # Usable without the lifespan too (TestClient outside a `with` block).
+        app.state.runtime = runtime
+    errors.install(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        api_prefix=API_PREFIX,
+        public_paths=PUBLIC_PATHS,
+        max_body_size=MAX_BODY_SIZE,
+    )
+    app.include_router(health.router)
+    for module in (auth, directory, pim, roles_api, membership, requests, access, audit):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app
