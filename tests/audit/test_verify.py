@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from openpim.audit.writer import AuditEntry, record
 from tests.factories import GA, Env
 
 EVENTS = 8
+Check = Callable[[], VerifyResult]
 
 
 def _write_events(env: Env, count: int = EVENTS) -> None:
@@ -53,19 +55,27 @@ def _sql(env: Env, *statements: str) -> None:
             conn.execute(text(statement))
 
 
-def _verify(env: Env, batch_size: int = 3) -> VerifyResult:
-    # A small batch size makes the tests cross batch boundaries too.
-    return verify_chain(env.runtime.db, batch_size=batch_size)
+@pytest.fixture(params=[1, 2], ids=["one-process", "two-workers"])
+def workers(request: pytest.FixtureRequest) -> int:
+    """Every tampering is caught alike by one scan and by ranges stitched across processes."""
+    return int(request.param)
 
 
-def test_clean_chain_verifies(env: Env) -> None:
+@pytest.fixture
+def check(env: Env, workers: int) -> Check:
+    # A small batch size makes the tests cross batch boundaries; with two workers and a few
+    # events every range holds one or two events, so every link is also a range boundary.
+    return lambda: verify_chain(env.runtime.db, batch_size=3, workers=workers)
+
+
+def test_clean_chain_verifies(env: Env, check: Check) -> None:
     _write_events(env)
-    result = _verify(env)
+    result = check()
     assert result == VerifyResult(True, EVENTS, None, None, EVENTS)
 
 
-def test_empty_chain_verifies(env: Env) -> None:
-    assert _verify(env) == VerifyResult(True, 0, None, None, 0)
+def test_empty_chain_verifies(env: Env, check: Check) -> None:
+    assert check() == VerifyResult(True, 0, None, None, 0)
 
 
 def test_verify_inside_a_session_and_a_connection(env: Env) -> None:
@@ -76,42 +86,42 @@ def test_verify_inside_a_session_and_a_connection(env: Env) -> None:
         assert verify_chain(conn).checked == 3
 
 
-def test_changed_row_fails_at_that_row(env: Env) -> None:
+def test_changed_row_fails_at_that_row(env: Env, check: Check) -> None:
     _write_events(env)
     _sql(env, "UPDATE audit_events SET justification = 'nothing to see' WHERE seq = 5")
-    assert _verify(env) == VerifyResult(False, 4, 5, "hash mismatch", 4)
+    assert check() == VerifyResult(False, 4, 5, "hash mismatch", 4)
 
 
-def test_changed_instant_fails_at_that_row(env: Env) -> None:
+def test_changed_instant_fails_at_that_row(env: Env, check: Check) -> None:
     _write_events(env)
     _sql(env, "UPDATE audit_events SET end_at = NULL WHERE seq = 2")
-    result = _verify(env)
+    result = check()
     assert (result.ok, result.first_broken_seq, result.reason) == (False, 2, "hash mismatch")
 
 
-def test_rehashed_row_breaks_the_next_link(env: Env) -> None:
+def test_rehashed_row_breaks_the_next_link(env: Env, check: Check) -> None:
     """Someone who recomputes the changed row's own hash still breaks its successor's link."""
     _write_events(env)
     with env.runtime.db.unit_of_work() as session:
         event = session.execute(select(AuditEvent).where(AuditEvent.seq == 3)).scalar_one()
         event.justification = "rewritten"
         event.hash = link_hash(event.prev_hash, {f: getattr(event, f) for f in HASHED_FIELDS})
-    assert _verify(env) == VerifyResult(False, 3, 4, "prev_hash mismatch", 3)
+    assert check() == VerifyResult(False, 3, 4, "prev_hash mismatch", 3)
 
 
-def test_deleted_row_fails_as_a_gap(env: Env) -> None:
+def test_deleted_row_fails_as_a_gap(env: Env, check: Check) -> None:
     _write_events(env)
     _sql(env, "DELETE FROM audit_events WHERE seq = 4")
-    assert _verify(env) == VerifyResult(False, 3, 4, "sequence gap", 3)
+    assert check() == VerifyResult(False, 3, 4, "sequence gap", 3)
 
 
-def test_deleted_first_row_fails_as_a_gap(env: Env) -> None:
+def test_deleted_first_row_fails_as_a_gap(env: Env, check: Check) -> None:
     _write_events(env)
     _sql(env, "DELETE FROM audit_events WHERE seq = 1")
-    assert _verify(env) == VerifyResult(False, 0, 1, "sequence gap", 0)
+    assert check() == VerifyResult(False, 0, 1, "sequence gap", 0)
 
 
-def test_swapped_rows_fail_at_the_first_of_them(env: Env) -> None:
+def test_swapped_rows_fail_at_the_first_of_them(env: Env, check: Check) -> None:
     _write_events(env)
     _sql(
         env,
@@ -119,26 +129,26 @@ def test_swapped_rows_fail_at_the_first_of_them(env: Env) -> None:
         "UPDATE audit_events SET seq = 6 WHERE seq = 7",
         "UPDATE audit_events SET seq = 7 WHERE seq = -1",
     )
-    assert _verify(env) == VerifyResult(False, 5, 6, "prev_hash mismatch", 5)
+    assert check() == VerifyResult(False, 5, 6, "prev_hash mismatch", 5)
 
 
-def test_deleted_last_row_fails_at_the_head(env: Env) -> None:
+def test_deleted_last_row_fails_at_the_head(env: Env, check: Check) -> None:
     _write_events(env)
     _sql(env, f"DELETE FROM audit_events WHERE seq = {EVENTS}")
-    assert _verify(env) == VerifyResult(False, EVENTS - 1, EVENTS, "head mismatch", EVENTS - 1)
+    assert check() == VerifyResult(False, EVENTS - 1, EVENTS, "head mismatch", EVENTS - 1)
 
 
-def test_head_behind_the_events_fails(env: Env) -> None:
+def test_head_behind_the_events_fails(env: Env, check: Check) -> None:
     _write_events(env)
     _sql(env, "UPDATE audit_chain_head SET last_seq = 5")
-    result = _verify(env)
+    result = check()
     assert (result.ok, result.first_broken_seq, result.reason) == (False, 6, "head mismatch")
 
 
-def test_head_with_a_forged_hash_fails(env: Env) -> None:
+def test_head_with_a_forged_hash_fails(env: Env, check: Check) -> None:
     _write_events(env)
     _sql(env, f"UPDATE audit_chain_head SET last_hash = '{'f' * 64}'")
-    result = _verify(env)
+    result = check()
     assert (result.first_broken_seq, result.reason) == (EVENTS + 1, "head mismatch")
 
 
@@ -151,3 +161,17 @@ def test_text_token_matches_json_dumps(value: str) -> None:
     assert text_token(None) == "null"
     fields = {"justification": value, "seq": 1}
     assert f'"justification":{text_token(value)}' in canonical_json(fields)
+
+
+def test_missing_runs_mid_chain_and_at_the_end(env: Env, check: Check) -> None:
+    _write_events(env, 30)
+    _sql(env, "DELETE FROM audit_events WHERE seq BETWEEN 10 AND 13")
+    assert check() == VerifyResult(False, 9, 10, "sequence gap", 9)
+    _sql(env, "DELETE FROM audit_events WHERE seq >= 10")
+    assert check() == VerifyResult(False, 9, 10, "head mismatch", 9)
+
+
+def test_forged_empty_link_at_any_position_fails(env: Env, check: Check) -> None:
+    _write_events(env, 12)
+    _sql(env, "UPDATE audit_events SET prev_hash = '' WHERE seq = 7")
+    assert check() == VerifyResult(False, 6, 7, "prev_hash mismatch", 6)

@@ -9,17 +9,31 @@ import random
 import uuid
 from datetime import timedelta, timezone
 
-from openpim.access.service import _ACTIVE_ROLES, active_role_ids
+from sqlalchemy import bindparam, or_, select
+
+from openpim.access.service import active_role_ids
 from openpim.assignments.models import Assignment, AssignmentType
 from openpim.directory.models import User
 from tests.factories import GA, PASSWORD_ADMIN, PRA, SECURITY_ADMIN, USER_ADMIN, Env
 
 ROLES = (GA, PRA, SECURITY_ADMIN, USER_ADMIN, PASSWORD_ADMIN)
+_a, _u = Assignment.__table__.c, User.__table__.c
+# The plain statement of the rule, executed through SQLAlchemy: start <= t < end, user enabled.
+REFERENCE = (
+    select(_a.role_id)
+    .select_from(Assignment.__table__.join(User.__table__, _u.id == _a.principal_id))
+    .where(
+        _a.principal_id == bindparam("user_id"),
+        _a.start_at <= bindparam("at"),
+        or_(_a.end_at.is_(None), _a.end_at > bindparam("at")),
+        _u.enabled.is_(True),
+    )
+)
 
 
 def _reference(env: Env, user_id: uuid.UUID, at_offset: timedelta) -> set[uuid.UUID]:
     with env.runtime.db.engine.connect() as conn:
-        rows = conn.execute(_ACTIVE_ROLES, {"user_id": user_id, "at": env.now + at_offset})
+        rows = conn.execute(REFERENCE, {"user_id": user_id, "at": env.now + at_offset})
         return {row[0] for row in rows}
 
 

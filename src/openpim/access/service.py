@@ -29,16 +29,16 @@ from openpim.roles import models as _role_models  # noqa: F401  (resolves role_i
 _assignments = Assignment.__table__
 _users = User.__table__
 
-_ACTIVE_ROLES = (
-    select(_assignments.c.role_id)
-    .select_from(_assignments.join(_users, _users.c.id == _assignments.c.principal_id))
-    .where(
-        _assignments.c.principal_id == bindparam("user_id"),
-        _assignments.c.start_at <= bindparam("at"),
-        or_(_assignments.c.end_at.is_(None), _assignments.c.end_at > bindparam("at")),
-        _users.c.enabled.is_(True),
-    )
-    .distinct()
+# The user's enabled flag is an uncorrelated EXISTS, so the database checks it once per query
+# instead of once per assignment row (a join did); duplicates are folded by the caller's set
+# rather than by a DISTINCT sort.
+_ACTIVE_ROLES = select(_assignments.c.role_id).where(
+    _assignments.c.principal_id == bindparam("user_id"),
+    _assignments.c.start_at <= bindparam("at"),
+    or_(_assignments.c.end_at.is_(None), _assignments.c.end_at > bindparam("at")),
+    select(_users.c.id)
+    .where(_users.c.id == bindparam("user_id"), _users.c.enabled.is_(True))
+    .exists(),
 )
 
 _IS_ACTIVE = (

@@ -16,8 +16,10 @@ to `chain.canonical_json` (the tests compare both on awkward values), so a chain
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring
@@ -27,7 +29,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from openpim.audit.chain import GENESIS_HASH, HASHED_FIELDS
-from openpim.db.session import Database
+from openpim.db.session import Database, make_engine
 
 CHAIN_HEAD_ID = 1  # the writer's head row (openpim.audit.writer.CHAIN_HEAD_ID)
 
@@ -66,7 +68,7 @@ _OFFSET = 3
 _PG_INSTANT = "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
 
 
-def _select_sql(dialect: str) -> str:
+def _select_sql(dialect: str, lo: int, hi: int | None) -> str:
     columns = []
     for name in SORTED_FIELDS:
         if dialect == "postgresql" and name in UUID_FIELDS:
@@ -75,7 +77,11 @@ def _select_sql(dialect: str) -> str:
             columns.append(_PG_INSTANT.format(name))
         else:
             columns.append(name)
-    return f"SELECT seq, prev_hash, hash, {', '.join(columns)} FROM audit_events ORDER BY seq"  # noqa: S608
+    where = f"seq >= {int(lo)}" + ("" if hi is None else f" AND seq <= {int(hi)}")
+    return (
+        f"SELECT seq, prev_hash, hash, {', '.join(columns)} FROM audit_events "  # noqa: S608
+        f"WHERE {where} ORDER BY seq"
+    )
 
 
 def _instant_token(text: str) -> str:
@@ -159,34 +165,80 @@ def _stream(conn: Connection, sql: str, batch_size: int) -> Iterator[Sequence[Se
         cursor.close()
 
 
-def _verify_on(conn: Connection, batch_size: int) -> VerifyResult:
-    # Reading the head first opens the transaction whose snapshot the event scan then shares.
-    head = conn.exec_driver_sql(
-        f"SELECT last_seq, last_hash FROM audit_chain_head WHERE id = {CHAIN_HEAD_ID}"  # noqa: S608
-    ).first()
+@dataclass
+class _Segment:
+    """What a scan of seq lo..hi found. Its first row's link is checked by the caller."""
+
+    lo: int
+    hi: int | None
+    present: bool = False
+    first_prev: str | None = None
+    last_seq: int = 0
+    last_hash: str | None = None
+    checked: int = 0
+    broken_seq: int | None = None
+    reason: str | None = None
+
+
+def _scan(conn: Connection, lo: int, hi: int | None, batch_size: int) -> _Segment:
     dialect = conn.dialect.name
     if dialect not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"audit verification does not support {dialect}")
     body = _body_function(hex_uuids=dialect == "sqlite")
-
-    expected_seq, prev = 1, GENESIS_HASH
-    checked = 0
+    seg = _Segment(lo, hi, last_seq=lo - 1)
+    expected_seq, checked = lo, 0
+    prev: str | None = None  # None until the segment's first row
     sha256 = hashlib.sha256
-    for rows in _stream(conn, _select_sql(dialect), batch_size):
+    for rows in _stream(conn, _select_sql(dialect, lo, hi), batch_size):
         for row in rows:
             seq = row[0]
             if seq != expected_seq:
-                return VerifyResult(False, checked, expected_seq, "sequence gap", checked)
-            if row[1] != prev:
-                return VerifyResult(False, checked, seq, "prev_hash mismatch", checked)
-            prev = sha256((prev + body(row)).encode("utf-8")).hexdigest()
+                seg.broken_seq, seg.reason = expected_seq, "sequence gap"
+                break
+            link = row[1]
+            if link != prev:
+                if prev is not None:
+                    seg.broken_seq, seg.reason = seq, "prev_hash mismatch"
+                    break
+                seg.first_prev = link  # checked against the previous segment by _combine
+            prev = sha256((link + body(row)).encode("utf-8")).hexdigest()
             if prev != row[2]:
-                return VerifyResult(False, checked, seq, "hash mismatch", checked)
+                seg.broken_seq, seg.reason = seq, "hash mismatch"
+                break
             expected_seq += 1
             checked += 1
+        else:
+            continue
+        break
+    seg.present = seg.first_prev is not None or seg.broken_seq is not None
+    seg.last_seq, seg.checked = expected_seq - 1, checked
+    seg.last_hash = prev if seg.broken_seq is None else None
+    return seg
 
-    last_seq = expected_seq - 1
-    head_seq, head_hash = (0, GENESIS_HASH) if head is None else (int(head[0]), str(head[1]))
+
+def _combine(segments: Sequence[_Segment], head: tuple[int, str]) -> VerifyResult:
+    """The first break in seq order across consecutive segments, then the head check.
+
+    Gives exactly what one scan of the whole chain would: a link is checked before the hash
+    of the same row, and rows missing up to the end count as a deleted tail (head mismatch)
+    while rows missing before a present row count as a gap.
+    """
+    checked, prev = 0, GENESIS_HASH
+    for i, seg in enumerate(segments):
+        if seg.first_prev is not None and seg.first_prev != prev:
+            return VerifyResult(False, checked, seg.lo, "prev_hash mismatch", checked)
+        if seg.broken_seq is not None:
+            total = checked + seg.checked
+            return VerifyResult(False, total, seg.broken_seq, seg.reason, total)
+        checked += seg.checked
+        prev = seg.last_hash or prev
+        short = seg.hi is not None and seg.last_seq < seg.hi
+        if short and i + 1 < len(segments) and any(s.present for s in segments[i + 1 :]):
+            return VerifyResult(False, checked, seg.last_seq + 1, "sequence gap", checked)
+        if short:
+            break
+    last_seq = checked
+    head_seq, head_hash = head
     if head_seq != last_seq or head_hash != prev:
         # A deleted tail: the first missing event is the one after the last one present.
         broken = min(head_seq, last_seq) + 1
@@ -194,20 +246,84 @@ def _verify_on(conn: Connection, batch_size: int) -> VerifyResult:
     return VerifyResult(True, checked, None, None, last_seq)
 
 
+def _read_head(conn: Connection) -> tuple[int, str]:
+    head = conn.exec_driver_sql(
+        f"SELECT last_seq, last_hash FROM audit_chain_head WHERE id = {CHAIN_HEAD_ID}"  # noqa: S608
+    ).first()
+    return (0, GENESIS_HASH) if head is None else (int(head[0]), str(head[1]))
+
+
+def _verify_on(conn: Connection, batch_size: int) -> VerifyResult:
+    # Reading the head first opens the transaction whose snapshot the event scan then shares.
+    head = _read_head(conn)
+    return _combine([_scan(conn, 1, None, batch_size)], head)
+
+
+_worker_engines: dict[str, Engine] = {}
+
+
+def _scan_range(url: str, lo: int, hi: int, batch_size: int) -> _Segment:
+    """Runs in a worker process: one engine per process, one read transaction per range."""
+    engine = _worker_engines.get(url)
+    if engine is None:
+        engine = _worker_engines[url] = make_engine(url, pool_size=1)
+    with engine.connect() as conn:
+        try:
+            return _scan(conn, lo, hi, batch_size)
+        finally:
+            conn.rollback()
+
+
+def _verify_parallel(engine: Engine, workers: int, batch_size: int) -> VerifyResult:
+    """Ranges of seq verified in worker processes, stitched by their boundary links.
+
+    Each row is checked against its own stored prev_hash, and each range's first prev_hash
+    against the previous range's last hash, which together equal one pass down the chain.
+    The events checked are those up to the head read at the start: the log is append-only, so
+    workers in separate snapshots agree on them, and later appends wait for the next run.
+    """
+    with engine.connect() as conn:
+        head = _read_head(conn)
+        conn.rollback()
+    total = head[0]
+    chunks = max(1, min(total, workers * 4))  # more ranges than workers evens out the load
+    step = -(-total // chunks) if total else 1
+    bounds = [(lo, min(lo + step - 1, total)) for lo in range(1, total + 1, step)] or [(1, 0)]
+    url = engine.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("spawn")  # no inherited database connections
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        segments = list(
+            pool.map(
+                _scan_range,
+                [url] * len(bounds),
+                [lo for lo, _ in bounds],
+                [hi for _, hi in bounds],
+                [batch_size] * len(bounds),
+            )
+        )
+    return _combine(segments, head)
+
+
 def verify_chain(
-    db_or_connection: Database | Engine | Connection | Session, *, batch_size: int = 10_000
+    db_or_connection: Database | Engine | Connection | Session,
+    *,
+    batch_size: int = 10_000,
+    workers: int = 1,
 ) -> VerifyResult:
     """Check the whole audit chain; stops at, and names, the first broken sequence number.
 
     Given a Database or Engine it reads in its own snapshot (REPEATABLE READ on PostgreSQL, a
     read transaction on SQLite) so concurrent writers cannot make the head and the events
     disagree. Given a Connection or Session it reads inside the caller's transaction.
+    workers > 1 (Database or Engine only) splits the chain over that many processes.
     """
     if isinstance(db_or_connection, Session):
         return _verify_on(db_or_connection.connection(), batch_size)
     if isinstance(db_or_connection, Connection):
         return _verify_on(db_or_connection, batch_size)
     engine = db_or_connection.engine if isinstance(db_or_connection, Database) else db_or_connection
+    if workers > 1:
+        return _verify_parallel(engine, workers, batch_size)
     options: dict[str, Any] = {}
     if engine.dialect.name == "postgresql":
         options["isolation_level"] = "REPEATABLE READ"

@@ -124,11 +124,17 @@ class BulkLoader:
         self.dbapi.execute("COMMIT")
         return count
 
-    def execute(self, sql: str) -> None:
+    def execute(self, sql: str, *, autocommit: bool = False) -> None:
+        """Run one statement; autocommit for those PostgreSQL refuses in a transaction."""
         if self.dialect == "postgresql":
-            with self.dbapi.cursor() as cur:
-                cur.execute(sql)
-            self.dbapi.commit()
+            self.dbapi.autocommit = autocommit
+            try:
+                with self.dbapi.cursor() as cur:
+                    cur.execute(sql)
+                if not autocommit:
+                    self.dbapi.commit()
+            finally:
+                self.dbapi.autocommit = False
         else:
             self.dbapi.execute(sql)
 
