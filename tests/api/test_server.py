@@ -1,0 +1,89 @@
+"""Through a real socket: uvicorn on 127.0.0.1 serving the app, and the worker in the lifespan."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx2 as httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from openpim.app import create_app
+from openpim.runtime import Runtime
+from tests.api.helpers import Api, bearer
+from tests.factories import GLOBAL_READER
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server_url(runtime: Runtime) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(runtime=runtime, start_worker=False),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws="none",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        assert not thread.is_alive()
+
+
+def test_health_and_access_check_over_a_real_socket(api: Api, server_url: str) -> None:
+    directory, _ = api.env.pim_directory()
+    member = api.env.user(directory, "member")
+    api.env.activated(member, GLOBAL_READER)
+    token = api.token(member)
+    with httpx.Client(base_url=server_url, timeout=10) as http:
+        health = http.get("/healthz")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        check = http.get(
+            f"/api/v1/access/users/{member.id}/roles/{GLOBAL_READER}",
+            headers={**bearer(token), "X-Request-ID": "socket-1"},
+        )
+        assert check.status_code == 200 and check.json() == {"active": True}
+        assert check.headers["x-request-id"] == "socket-1"
+        denied = http.get(f"/api/v1/access/users/{member.id}/roles/{GLOBAL_READER}")
+        assert denied.status_code == 401
+        assert denied.headers["content-type"].startswith("application/problem+json")
+
+
+def workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "openpim-worker"]
+
+
+def test_the_lifespan_runs_and_stops_the_worker(runtime: Runtime) -> None:
+    assert not workers()
+    with TestClient(create_app(runtime=runtime, start_worker=True)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert len(workers()) == 1
+    assert not workers()  # stopped and joined by the lifespan's shutdown
+
+
+def test_start_worker_false_overrides_the_setting(runtime: Runtime) -> None:
+    assert runtime.settings.run_worker_in_server
+    with TestClient(create_app(runtime=runtime, start_worker=False)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert not workers()
