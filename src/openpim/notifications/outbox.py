@@ -1,4 +1,4 @@
-"""Queue an event for delivery, in the caller's transaction (so it exists only if the change does)."""
+"""Queue an event for delivery in the caller's transaction: it exists only if the change does."""
 
 from __future__ import annotations
 

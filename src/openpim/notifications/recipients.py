@@ -1,0 +1,162 @@
+"""Who receives an event's email.
+
+Users have no separate mail attribute: a user principal name is email-shaped and is the
+address. Disabled users receive nothing. Role holders are found through the one "active roles"
+answer (access.service), never a query of our own about what "active" means.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from openpim.access.service import active_role_ids
+from openpim.assignments.models import Assignment
+from openpim.directory.models import User
+from openpim.notifications.addresses import canonical_address, is_address
+from openpim.notifications.catalog import Audience, EventSpec
+from openpim.notifications.facts import Facts, as_uuid
+from openpim.policies.service import read_role_settings
+from openpim.roles.ids import (
+    GLOBAL_ADMINISTRATOR,
+    PRIVILEGED_ROLE_ADMINISTRATOR,
+    SECURITY_ADMINISTRATOR,
+)
+
+MAX_RECIPIENTS = 1000
+ADMIN_ROLES = frozenset(
+    {PRIVILEGED_ROLE_ADMINISTRATOR, SECURITY_ADMINISTRATOR, GLOBAL_ADMINISTRATOR}
+)
+MANAGER_ROLES = frozenset({PRIVILEGED_ROLE_ADMINISTRATOR})
+# Reading more candidates than this for one event would only feed the cap above.
+_CANDIDATE_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class Recipients:
+    addresses: list[str]
+    # Addresses left out by the cap of MAX_RECIPIENTS.
+    truncated: int = 0
+    why_none: str | None = None
+
+
+def holders(
+    session: Session, directory_id: uuid.UUID, roles: frozenset[uuid.UUID], now: datetime
+) -> list[uuid.UUID]:
+    """Users of the directory holding any of `roles` active at `now`."""
+    candidates = session.scalars(
+        select(Assignment.principal_id)
+        .where(
+            Assignment.directory_id == directory_id,
+            Assignment.role_id.in_(roles),
+            or_(Assignment.end_at.is_(None), Assignment.end_at > now),
+        )
+        .distinct()
+        .limit(_CANDIDATE_LIMIT)
+    ).all()
+    return [uid for uid in candidates if active_role_ids(session, uid, now) & roles]
+
+
+def user_addresses(
+    session: Session, directory_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
+) -> list[str]:
+    ids = list(dict.fromkeys(user_ids))
+    out: list[str] = []
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(User.user_principal_name).where(
+                User.id.in_(ids[start : start + 500]),
+                User.directory_id == directory_id,
+                User.enabled.is_(True),
+            )
+        ).all()
+        out.extend(row[0] for row in rows)
+    return out
+
+
+def _payload_ids(payload: dict[str, Any]) -> list[uuid.UUID]:
+    raw = payload.get("recipient_ids") or []
+    return (
+        [u for u in (as_uuid(v) for v in raw if v) if u is not None]
+        if isinstance(raw, list)
+        else []
+    )
+
+
+def _payload_emails(payload: dict[str, Any]) -> list[str]:
+    raw = payload.get("recipient_emails") or []
+    return [str(v) for v in raw] if isinstance(raw, list) else []
+
+
+def resolve(
+    session: Session,
+    *,
+    spec: EventSpec,
+    event_type: str,
+    payload: dict[str, Any],
+    directory_id: uuid.UUID,
+    facts: Facts,
+    now: datetime,
+) -> Recipients:
+    users: list[uuid.UUID] = []
+    extra: list[str] = []
+    audience = spec.audience
+    why_none: str | None = None
+    if audience == Audience.ADMINS or (
+        audience == Audience.HIGH_ALERT and str(payload.get("severity", "")).lower() == "high"
+    ):
+        users += holders(session, directory_id, ADMIN_ROLES, now)
+    elif audience == Audience.HIGH_ALERT:
+        why_none = "only high-severity alerts are emailed"
+    elif audience == Audience.ACTIVATION and facts.role_id is not None:
+        settings = read_role_settings(session, directory_id, facts.role_id)
+        if settings.notify_default_recipients:
+            users += holders(session, directory_id, ADMIN_ROLES, now)
+        extra += list(settings.notify_extra_recipients)
+        if not settings.notify_default_recipients and not extra:
+            why_none = "the role's notification setting is off"
+    elif audience == Audience.APPROVERS:
+        named = [u for u in (as_uuid(v) for v in payload.get("approver_ids") or []) if u]
+        if not named and facts.role_id is not None:
+            named = list(read_role_settings(session, directory_id, facts.role_id).approver_ids)
+        users += named or holders(session, directory_id, MANAGER_ROLES, now)
+    elif audience == Audience.MANAGERS:
+        users += holders(session, directory_id, MANAGER_ROLES, now)
+    elif audience == Audience.REQUESTER and facts.requester_id is not None:
+        users.append(facts.requester_id)
+    elif (
+        audience == Audience.MEMBER
+        and facts.principal_id is not None
+        # The member deactivated it themselves: telling them is noise.
+        and not (event_type == "activation.ended" and payload.get("reason") == "deactivated")
+    ):
+        users.append(facts.principal_id)
+    users += _payload_ids(payload)
+    extra += _payload_emails(payload)
+    if payload.get("notify_admins") is True:
+        users += holders(session, directory_id, ADMIN_ROLES, now)
+    addresses = _unique(user_addresses(session, directory_id, users) + extra)
+    if not addresses and why_none is None:
+        why_none = "no recipient for this event"
+    return Recipients(
+        addresses=addresses[:MAX_RECIPIENTS],
+        truncated=max(0, len(addresses) - MAX_RECIPIENTS),
+        why_none=why_none if not addresses else None,
+    )
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for raw in values:
+        value = raw.strip()
+        if is_address(value):
+            address = canonical_address(value)
+            seen.setdefault(address.casefold(), address)
+    # Sorted so the cap keeps the same addresses however the sources were ordered.
+    return sorted(seen.values(), key=str.casefold)
