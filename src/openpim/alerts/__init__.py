@@ -1,0 +1,1 @@
+"""Security alerts: configuration, scans, incidents, dismissal and one-click fixes."""

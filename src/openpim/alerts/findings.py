@@ -1,0 +1,120 @@
+"""What a detector returns, and the membership query several detectors share.
+
+A finding names what is wrong (a user in a role, an assignment, a role's settings) and when it
+began as far as the data tells ("onset"): dismissal covers the findings that existed when it was
+given, and a finding that begins later opens a new incident (see alerts/scanning.py).
+
+Every detector reads "now" from ctx.now and uses the same live predicate as the access query
+(start_at <= now < end_at, no end = permanent).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, literal, or_, select, union_all
+
+from openpim.assignments.models import Assignment, AssignmentType, Eligibility, MemberType
+from openpim.directory.models import User
+from openpim.kit.context import Ctx
+from openpim.roles.models import RoleDefinition
+
+
+@dataclass(frozen=True)
+class Finding:
+    key: str
+    user_id: uuid.UUID | None = None
+    user_label: str | None = None
+    role_id: uuid.UUID | None = None
+    role_label: str | None = None
+    member_type: str | None = None
+    schedule_id: uuid.UUID | None = None
+    onset_at: datetime | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+Detector = Callable[[Ctx, uuid.UUID, dict[str, int]], list[Finding]]
+
+
+def member_key(user_id: uuid.UUID, role_id: uuid.UUID, member_type: str) -> str:
+    return f"{user_id}:{role_id}:{member_type}"
+
+
+def live(model: type[Assignment] | type[Eligibility], now: datetime) -> ColumnElement[bool]:
+    return and_(model.start_at <= now, or_(model.end_at.is_(None), model.end_at > now))
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# --- memberships ------------------------------------------------------------------------------
+
+
+def memberships(
+    directory_id: uuid.UUID,
+    now: datetime,
+    *,
+    role_ids: set[uuid.UUID] | None = None,
+    privileged_only: bool = False,
+) -> Select[Any]:
+    """Current eligible and assigned-active memberships of enabled users.
+
+    Activations are left out: each one draws on an eligibility that is itself listed, and a fix
+    acts on that eligibility (removing it ends its activations).
+    """
+
+    def part(model: type[Assignment] | type[Eligibility], member_type: str) -> Select[Any]:
+        stmt: Select[Any] = select(  # type: ignore[assignment]
+            model.principal_id,
+            model.role_id,
+            literal(member_type).label("member_type"),
+            model.id.label("schedule_id"),
+            model.start_at,
+        ).where(model.directory_id == directory_id, live(model, now))
+        if model is Assignment:
+            stmt = stmt.where(Assignment.assignment_type == AssignmentType.ASSIGNED)
+        if role_ids is not None:
+            stmt = stmt.where(model.role_id.in_(role_ids))
+        return stmt
+
+    union = union_all(
+        part(Eligibility, MemberType.ELIGIBLE), part(Assignment, MemberType.ACTIVE)
+    ).subquery("m")
+    stmt: Select[Any] = (
+        select(
+            union.c.principal_id,
+            union.c.role_id,
+            union.c.member_type,
+            union.c.schedule_id,
+            union.c.start_at,
+            User.user_principal_name,
+            User.last_sign_in_at,
+            User.created_at.label("user_created_at"),
+            User.account_kind,
+            RoleDefinition.display_name,
+        )
+        .join(User, User.id == union.c.principal_id)
+        .join(RoleDefinition, RoleDefinition.id == union.c.role_id)
+        .where(User.enabled.is_(True))
+    )
+    if privileged_only:
+        stmt = stmt.where(RoleDefinition.is_privileged.is_(True))
+    return stmt
+
+
+def dedupe(findings: list[Finding]) -> list[Finding]:
+    """One finding per key (two overlapping schedules of one member count once)."""
+    out: dict[str, Finding] = {}
+    for finding in findings:
+        kept = out.get(finding.key)
+        if kept is None or (
+            finding.onset_at is not None
+            and (kept.onset_at is None or finding.onset_at > kept.onset_at)
+        ):
+            out[finding.key] = finding
+    return sorted(out.values(), key=lambda f: f.key)
