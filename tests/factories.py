@@ -238,3 +238,17 @@ class Env:
             )
             s.add(row)
         return row
+
+
+# --- portal (appended by the web portal helper) ------------------------------------------------
+PORTAL_PASSWORD = "correct horse battery staple"
+
+
+def set_password(env: Env, user: User, password: str = PORTAL_PASSWORD) -> None:
+    """Give a factory user a password so it can sign in through the portal."""
+    from openpim.auth import passwords
+
+    with env.runtime.db.unit_of_work() as s:
+        row = s.get(User, user.id)
+        assert row is not None
+        row.password_hash = passwords.hash_password(password)

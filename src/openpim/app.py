@@ -22,6 +22,7 @@ from openpim.api.middleware import RequestContextMiddleware
 from openpim.config import Settings, get_settings
 from openpim.kit.clock import Clock
 from openpim.runtime import Runtime
+from openpim.web import install as install_web
 
 log = logging.getLogger("openpim.app")
 
@@ -97,4 +98,5 @@ def create_app(
     app.include_router(health.router)
     for module in (auth, directory, pim, roles_api, membership, requests, access, audit):
         app.include_router(module.router, prefix=API_PREFIX)
+    install_web(app)
     return app

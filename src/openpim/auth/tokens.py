@@ -305,3 +305,34 @@ def revoke_all_for_user(ctx: Ctx, user_id: uuid.UUID) -> int:
         .execution_options(synchronize_session="fetch")
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def rotate_session(ctx: Ctx) -> tuple[str, AuthToken]:
+    """Replace the caller's sign-in session with a new token (the portal does it after a
+    step-up, so a session id seen before the privilege change is worth nothing after it).
+
+    The new session keeps the old one's MFA proof and absolute end, so rotation never extends
+    a session; the old token is revoked in the same transaction.
+    """
+    if ctx.actor.token_id is None or ctx.actor.token_kind != SESSION:
+        raise Unauthorized("There is no session to rotate.", code="not_signed_in")
+    old = ctx.session.get(AuthToken, ctx.actor.token_id)
+    if old is None or ended_reason(ctx, old) is not None:
+        raise _invalid()
+    user = ctx.session.get(User, old.user_id)
+    if user is None or not user.enabled:
+        raise _invalid()
+    raw, token = issue_session(ctx, user, mfa_verified_at=old.mfa_verified_at)
+    token.expires_at = old.expires_at
+    old.revoked_at = ctx.now
+    record(
+        ctx,
+        AuditEntry(
+            action="auth.session_rotated",
+            directory_id=user.directory_id,
+            target_user_id=user.id,
+            target_label=user.user_principal_name,
+            detail={"token_id": str(token.id), "replaced_token_id": str(old.id)},
+        ),
+    )
+    return raw, token

@@ -43,13 +43,16 @@ __all__ = [
     "bootstrap",
     "create_directory",
     "create_user",
+    "directory_for_domain",
     "disable_user",
     "enable_user",
     "find_user_by_upn",
     "get_directory",
     "get_user",
+    "is_bootstrapped",
     "list_domains",
     "list_users",
+    "my_directories",
     "normalize_domain",
     "normalize_upn",
     "remove_verified_domain",
@@ -373,3 +376,41 @@ def bootstrap(
         ),
     )
     return directory, user, secret
+
+
+def is_bootstrapped(ctx: Ctx) -> bool:
+    """Whether the first run is done (any directory exists): the portal's setup page asks."""
+    return ctx.session.execute(select(Directory.id).limit(1)).first() is not None
+
+
+def directory_for_domain(ctx: Ctx, domain: str) -> uuid.UUID | None:
+    """The directory owning a verified domain, for signing in to one of several directories.
+
+    Anyone may ask: a verified domain is public (its DNS proves it) and names no user.
+    """
+    try:
+        value = normalize_domain(domain)
+    except ValidationFailed:
+        return None
+    return ctx.session.execute(
+        select(VerifiedDomain.directory_id).where(VerifiedDomain.domain == value)
+    ).scalar_one_or_none()
+
+
+def my_directories(ctx: Ctx) -> list[Directory]:
+    """The directories in which the signed-in user's name has an account (the switcher).
+
+    Each is a separate account with its own credentials; only the caller's own name is looked
+    up, so nobody learns about other people's accounts.
+    """
+    if ctx.actor.kind != ActorKind.USER or ctx.actor.user_id is None:
+        return []
+    upn = select(User.user_principal_name).where(User.id == ctx.actor.user_id).scalar_subquery()
+    statement = (
+        select(Directory)
+        .join(User, User.directory_id == Directory.id)
+        .where(User.user_principal_name == upn)
+        .order_by(Directory.name, Directory.id)
+        .limit(50)
+    )
+    return list(ctx.session.execute(statement).scalars())

@@ -1,0 +1,70 @@
+"""Small helpers for form input: text checks, ids, local date-times, safe redirect targets."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from openpim.kit.errors import ValidationFailed
+
+MAX_OFFSET_MINUTES = 14 * 60
+
+
+def text(value: str | None) -> str | None:
+    """A stripped value, None when empty; NUL characters are refused (no column can hold them)."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        raise ValidationFailed("Text may not contain NUL characters.", code="unstorable_text")
+    value = value.strip()
+    return value or None
+
+
+def parse_id(value: str | None, field: str) -> uuid.UUID | None:
+    value = text(value)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ValidationFailed(
+            f"{field} is not a valid id.", code="invalid_id", field=field
+        ) from None
+
+
+def local_datetime(value: str | None, offset_minutes: str | None, field: str) -> datetime | None:
+    """A datetime-local input ("2026-01-05T09:30") in the browser's zone, as UTC.
+
+    static/app.js puts the browser's UTC offset for that very date in the hidden
+    `<field>_offset` input (minutes east of UTC); without it the value is read as UTC, as the
+    form says.
+    """
+    value = text(value)
+    if value is None:
+        return None
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(
+            "Enter a date and time such as 2026-01-05 09:30.", code="invalid_datetime", field=field
+        ) from None
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    offset = 0
+    raw = text(offset_minutes)
+    if raw is not None:
+        try:
+            offset = int(raw)
+        except ValueError:
+            offset = 0
+        if abs(offset) > MAX_OFFSET_MINUTES:
+            offset = 0
+    return naive.replace(tzinfo=UTC) - timedelta(minutes=offset)
+
+
+def safe_next(value: str | None, default: str = "/dashboard") -> str:
+    """Only same-site paths: an open redirect would lend our name to a phishing page."""
+    value = text(value)
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value

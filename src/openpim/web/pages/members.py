@@ -1,0 +1,63 @@
+"""Users in admin roles: who holds what, eligible or active, across roles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from openpim.assignments import service as membership
+from openpim.assignments.models import MemberType
+from openpim.directory import service as directory_service
+from openpim.roles.service import list_roles
+from openpim.web import forms
+from openpim.web.pages.roles import how_label
+from openpim.web.portal import PortalDep
+from openpim.web.routing import WebRoute
+from openpim.web.templating import render
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+PAGE = 100
+
+
+@router.get("/admin-roles")
+def admin_roles(
+    portal: PortalDep,
+    role: Annotated[str, Query(max_length=64)] = "",
+    user: Annotated[str, Query(max_length=320)] = "",
+    kind: Annotated[str, Query(pattern="^(all|eligible|active)$")] = "all",
+) -> Response:
+    with portal.read() as (ctx, viewer):
+        role_id = forms.parse_id(role, "role")
+        user_name = forms.text(user)
+        user_id = None
+        missing_user = False
+        if user_name is not None:
+            found = directory_service.find_user_by_upn(ctx, viewer.directory_id, user_name)
+            missing_user = found is None
+            user_id = found.id if found else None
+        member_type = {"eligible": MemberType.ELIGIBLE, "active": MemberType.ACTIVE}.get(kind)
+        rows = []
+        if not missing_user:
+            rows = membership.members(
+                ctx,
+                viewer.directory_id,
+                role_id=role_id,
+                user_id=user_id,
+                member_type=member_type,
+                limit=PAGE,
+            )
+        roles = [r for r in list_roles(ctx, viewer.directory_id)]
+        return render(
+            portal.request,
+            "admin_roles.html",
+            {
+                "rows": rows,
+                "roles": roles,
+                "filters": {"role": role_id, "user": user_name or "", "kind": kind},
+                "missing_user": missing_user,
+                "page": PAGE,
+                "how": how_label,
+            },
+        )
