@@ -57,7 +57,14 @@ class Browser:
             self.token = csrf_of(response.text)
         return response
 
-    def sign_in(self, user: User, *, code: str | None = None, with_password: bool = True) -> None:
+    def sign_in(
+        self,
+        user: User,
+        *,
+        code: str | None = None,
+        with_password: bool = True,
+        directory: str = "",
+    ) -> None:
         if with_password:
             set_password(self.env, user)
         self.get("/sign-in")
@@ -67,6 +74,7 @@ class Browser:
                 "upn": user.user_principal_name,
                 "password": PORTAL_PASSWORD,
                 "totp_code": code if code is not None else self.env.totp(user),
+                "directory": directory,
             },
         )
         assert response.status_code == 303, response.text[:800]
