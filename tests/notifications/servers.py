@@ -55,7 +55,9 @@ class _Handler:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1; stop() and start() again on the same port to simulate an outage."""
 
-    def __init__(self) -> None:
+    def __init__(self, **controller: Any) -> None:
+        # Passed to aiosmtpd's Controller: tls_context, require_starttls, ssl_context, ...
+        self.controller_kwargs = controller
         self.port = free_port()
         self.received: list[Received] = []
         self.lock = threading.Lock()
@@ -68,7 +70,9 @@ class SmtpServer:
             return self.replies.pop(0) if self.replies else None
 
     def start(self) -> SmtpServer:
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port, **self.controller_kwargs
+        )
         self._controller.start()
         return self
 

@@ -21,9 +21,11 @@ from openpim.kit.errors import Conflict, NotFound, ValidationFailed
 from openpim.notifications import addresses
 from openpim.notifications.crypto import seal
 from openpim.notifications.models import EmailChannel, WebhookChannel
+from openpim.notifications.outbox import enqueue
 from openpim.notifications.schemas import (
     EmailChannelIn,
     EmailChannelOut,
+    NotificationSettingsOut,
     Security,
     WebhookCreated,
     WebhookFormat,
@@ -334,3 +336,50 @@ def remove_webhook(ctx: Ctx, directory_id: uuid.UUID, webhook_id: uuid.UUID) -> 
         "notifications.webhook_removed",
         {"webhook_id": str(row.id), "name": row.name, "url": row.url_display},
     )
+
+
+# --- overview and test messages ---------------------------------------------------------------
+
+TEST_EVENT = "notifications.test"
+
+
+def overview(ctx: Ctx, directory_id: uuid.UUID) -> NotificationSettingsOut:
+    return NotificationSettingsOut(
+        email=get_email_channel(ctx, directory_id), webhooks=list_webhooks(ctx, directory_id)
+    )
+
+
+def send_test(
+    ctx: Ctx,
+    directory_id: uuid.UUID,
+    *,
+    email: str | None = None,
+    webhook_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Queue a test message to one address (through the email channel) or to one webhook."""
+    require_manage(ctx, directory_id)
+    _directory(ctx, directory_id)
+    if (email is None) == (webhook_id is None):
+        raise ValidationFailed(
+            "Name either an email address or a webhook to test.", code="test_target_required"
+        )
+    payload: dict[str, Any] = {"actor": ctx.actor.label, "webhook_ids": []}
+    if email is not None:
+        address = email.strip()
+        if not addresses.is_address(address):
+            raise ValidationFailed(
+                f"{email!r} is not an email address.", code="invalid_email", field="email"
+            )
+        if _email_row(ctx, directory_id) is None:
+            raise NotFound("No email channel is configured.", code="email_channel_not_found")
+        payload["recipient_emails"] = [addresses.canonical_address(address)]
+        target = addresses.canonical_address(address)
+    else:
+        assert webhook_id is not None
+        hook = _webhook(ctx, directory_id, webhook_id)
+        payload["webhook_ids"] = [str(hook.id)]
+        target = f"webhook {hook.name}"
+    message = enqueue(ctx, TEST_EVENT, payload, directory_id=directory_id)
+    ctx.session.flush()
+    _audit(ctx, directory_id, "notifications.test_sent", {"to": target})
+    return message.id

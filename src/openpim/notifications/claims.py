@@ -91,7 +91,9 @@ def due_clause(now: datetime) -> Any:
     )
 
 
-def claim(runtime: Runtime, *, limit: int, lease: timedelta, worker: str) -> Batch:
+def claim(
+    runtime: Runtime, *, limit: int, lease: timedelta, worker: str, smtp_timeout: float = 15.0
+) -> Batch:
     batch = Batch(token=uuid.uuid4(), worker=worker)
     with runtime.unit(CLAIM_ACTOR) as ctx:
         now = ctx.now
@@ -144,7 +146,7 @@ def claim(runtime: Runtime, *, limit: int, lease: timedelta, worker: str) -> Bat
             .where(Delivery.id.in_(ids))
             .order_by(Delivery.available_at, Delivery.id)
         ).all()
-        problems = _load_channels(s, runtime, batch, rows)
+        problems = _load_channels(s, runtime, batch, rows, smtp_timeout)
         attempt_rows = []
         for row in rows:
             attempt_id = uuid.uuid4()
@@ -183,7 +185,7 @@ def claim(runtime: Runtime, *, limit: int, lease: timedelta, worker: str) -> Bat
 
 
 def _load_channels(
-    s: Session, runtime: Runtime, batch: Batch, rows: Any
+    s: Session, runtime: Runtime, batch: Batch, rows: Any, smtp_timeout: float
 ) -> dict[uuid.UUID, tuple[str, bool]]:
     """SMTP settings and webhooks the batch needs, secrets unsealed; problems per delivery."""
     problems: dict[uuid.UUID, tuple[str, bool]] = {}
@@ -209,6 +211,7 @@ def _load_channels(
             username=e.username,
             password=password,
             from_address=e.from_address,
+            timeout=smtp_timeout,
         )
     for hook_id, h in hook_rows.items():
         try:

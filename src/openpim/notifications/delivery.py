@@ -125,7 +125,9 @@ def deliver_due(
         )
     counts.events_expanded, counts.events_failed = expanded.expanded, expanded.failed
     label = worker or worker_label()
-    batch = claims.claim(runtime, limit=limit, lease=policy.lease, worker=label)
+    batch = claims.claim(
+        runtime, limit=limit, lease=policy.lease, worker=label, smtp_timeout=policy.smtp_timeout
+    )
     counts.claimed = len(batch.items)
     if not batch.items:
         return counts

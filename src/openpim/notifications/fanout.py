@@ -120,9 +120,14 @@ def _expand(ctx: Ctx, row: OutboxMessage, channels: _Channels | None) -> int:
                 summary["truncated"] = recipients.truncated
             if recipients.why_none:
                 summary["email_skipped"] = recipients.why_none
-        only = {u for u in (as_uuid(v) for v in payload.get("webhook_ids") or []) if u}
+        # A payload naming webhooks (a test message) goes to those only, and [] to none.
+        only = (
+            {u for u in (as_uuid(v) for v in payload["webhook_ids"] or []) if u}
+            if "webhook_ids" in payload
+            else None
+        )
         for hook in channels.webhooks:
-            if (only and hook.id not in only) or not matches_event(
+            if (only is not None and hook.id not in only) or not matches_event(
                 list(hook.event_types or []), row.event_type
             ):
                 continue

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from openpim.kit.context import Ctx
 from openpim.notifications.models import OutboxMessage
+
+
+def jsonable(value: Any) -> Any:
+    """Ids and instants as text, at any depth (a payload may list recipient ids)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return value
 
 
 def enqueue(
@@ -19,7 +33,7 @@ def enqueue(
     message = OutboxMessage(
         directory_id=directory_id,
         event_type=event_type,
-        payload={k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in payload.items()},
+        payload=jsonable(payload),
         created_at=ctx.now,
         available_at=ctx.now,
         attempts=0,

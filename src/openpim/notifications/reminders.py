@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, exists, select
+from sqlalchemy import Table, and_, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,12 +32,15 @@ _users = cast(Table, User.__table__)
 
 
 def insert_once(session: Session, table: Table, values: dict[str, Any]) -> bool:
-    """Insert a row unless its key exists; True when this call inserted it."""
+    """Insert a row unless its key exists; True when this call inserted it.
+
+    RETURNING tells, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT here.
+    """
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(**values).on_conflict_do_nothing()
-    result = cast(CursorResult[Any], session.execute(statement))
-    return result.rowcount == 1
+    key = next(iter(table.primary_key.columns))
+    statement = module.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(statement).first() is not None
 
 
 def _windows() -> list[tuple[timedelta, timedelta]]:

@@ -144,3 +144,40 @@ class DeliveryDetail(DeliveryOut):
 class DeliveryPage(BaseModel):
     items: list[DeliveryOut]
     next_cursor: str | None
+
+
+class NotificationSettingsOut(BaseModel):
+    """Everything the portal's notification settings page shows."""
+
+    email: EmailChannelOut | None
+    webhooks: list[WebhookOut]
+
+
+class TestMessageIn(BaseModel):
+    """Send a test message to one address through the email channel, or to one webhook."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, max_length=320)
+    webhook_id: uuid.UUID | None = None
+
+
+class QueuedOut(BaseModel):
+    event_id: uuid.UUID
+
+
+class RetriedOut(BaseModel):
+    retried: int
+
+
+class DeadEventOut(BaseModel):
+    id: uuid.UUID
+    event_type: str
+    created_at: datetime
+    attempts: int
+    last_error: str | None
+    dead_at: datetime | None
+
+
+class DeadEventListOut(BaseModel):
+    value: list[DeadEventOut]
