@@ -45,6 +45,7 @@ __all__ = [
     "decide",
     "delete_review",
     "export_csv",
+    "export_statement",
     "get_review",
     "is_reviewer",
     "list_items",
@@ -274,14 +275,22 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-def export_statement(ctx: Ctx, review_id: uuid.UUID) -> tuple[AccessReview, str | None]:
+@dataclass(frozen=True)
+class ExportTarget:
+    """What the streamed export needs, detached from the session that authorised it."""
+
+    id: uuid.UUID
+    name: str
+
+
+def export_statement(ctx: Ctx, review_id: uuid.UUID) -> tuple[ExportTarget, str | None]:
     """Authorise a CSV export now (a refusal is a clean 403 before any byte is sent)."""
     review = load_review(ctx, review_id)
     require_read_all(ctx, review.directory_id)
-    return review, role_label(ctx, review.role_id)
+    return ExportTarget(review.id, review.name), role_label(ctx, review.role_id)
 
 
-def _csv_row(review: AccessReview, role: str | None, i: Any) -> list[str]:
+def _csv_row(review: ExportTarget, role: str | None, i: Any) -> list[str]:
     values = (
         review.id, review.name, role, i.principal_label, i.principal_id, i.member_type,
         i.schedule_start_at, i.schedule_end_at, i.last_sign_in_at, i.last_activation_at,
@@ -293,7 +302,7 @@ def _csv_row(review: AccessReview, role: str | None, i: Any) -> list[str]:
 
 
 def export_csv(
-    engine: Engine, review: AccessReview, role: str | None, *, batch_size: int = 1000
+    engine: Engine, review: ExportTarget, role: str | None, *, batch_size: int = 1000
 ) -> Iterator[str]:
     """The review's results as CSV, streamed from its own connection in batches."""
     buffer = io.StringIO()
