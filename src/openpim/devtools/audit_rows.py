@@ -124,6 +124,8 @@ def audit_rows(
     With copy_format the values are PostgreSQL COPY text already (no value needs escaping:
     every string comes from the generator's own vocabulary), else executemany values.
     """
+    if count <= 0:
+        return
     inst = Instants()
     now = pop.now_us
     start_us = now - span_days * DAY_US

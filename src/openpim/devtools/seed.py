@@ -97,7 +97,11 @@ def seed_benchmark_dataset(
     summary_path: str | Path | None = None,
     reset: bool = False,
 ) -> dict[str, Any]:
-    """Fill an empty OpenPIM database; returns (and optionally writes) a JSON-able summary."""
+    """Fill an empty OpenPIM database; returns (and optionally writes) a JSON-able summary.
+
+    `schedules` counts eligibilities plus assignments (the admins' dozen are made whatever the
+    budget); `audit_events` are appended to whatever chain the database already holds.
+    """
     say: Progress = progress or (lambda _message: None)
     if directories < 1 or users < 2 * directories:
         raise ValueError("need at least one directory and two users per directory")
