@@ -8,12 +8,33 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from openpim.web.pages import audit, auth, dashboard, members, my_roles, pim, requests, roles
+from openpim.web.pages import (
+    account,
+    audit,
+    auth,
+    dashboard,
+    members,
+    my_roles,
+    pim,
+    requests,
+    roles,
+)
 from openpim.web.pages import settings as role_settings
 from openpim.web.templating import STATIC, STATIC_PREFIX
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, pim, dashboard, my_roles, requests, roles, role_settings, members, audit):
+for _module in (
+    auth,
+    pim,
+    dashboard,
+    my_roles,
+    requests,
+    roles,
+    role_settings,
+    members,
+    audit,
+    account,
+):
     router.include_router(_module.router)
 
 

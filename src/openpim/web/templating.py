@@ -42,6 +42,7 @@ MESSAGES = {
     "made_eligible": "The member is now eligible.",
     "settings_saved": "The role settings are saved.",
     "mfa_verified": "Your code is confirmed for this session.",
+    "mfa_enrolled": "Your authenticator app is set up.",
 }
 
 
