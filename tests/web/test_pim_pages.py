@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from openpim.alerts import service as alerts_service
 from openpim.directory.models import Directory
 from openpim.kit.context import Actor
 from openpim.policies.schemas import RoleSettingsUpdate
@@ -43,8 +44,13 @@ def test_enable_pim_is_offered_only_to_an_active_organizational_global_admin(
         row = s.get(Directory, directory.id)
         assert row is not None and row.wizard_completed_at is not None
     dashboard = text_of(browser.page("/dashboard"))
-    assert "Alerts" in dashboard and "Users per privileged role" in dashboard
+    assert "No open alerts." in dashboard and "Users per privileged role" in dashboard
     assert "Activations in the last 7 days" in dashboard
+    assert "0 ongoing reviews" in dashboard
+    with env.ctx(env.actor(ga)) as ctx:
+        alerts_service.scan_now(ctx, directory.id)
+    raised = text_of(browser.page("/dashboard"))
+    assert "open alert" in raised and "Fewer than two" in raised
 
 
 def test_activation_asks_for_a_code_once_and_shows_the_role_active(

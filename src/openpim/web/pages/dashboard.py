@@ -24,7 +24,8 @@ CHART_DAYS = 7
 
 
 def _optional(module: str) -> ModuleType | None:
-    """Alerts and access reviews are their own features; the dashboard shows them once present."""
+    """Alerts and access reviews are their own features (issue 4); the dashboard shows them
+    whenever their services are installed, and says so honestly when not."""
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -33,18 +34,45 @@ def _optional(module: str) -> ModuleType | None:
 
 def _alerts(ctx: Ctx, viewer: Viewer) -> dict[str, Any]:
     service = _optional("openpim.alerts.service")
-    summary = getattr(service, "dashboard_summary", None) if service else None
-    if summary is None:
+    if service is None or not hasattr(service, "list_alerts"):
         return {"configured": False}
-    return {"configured": True, **summary(ctx, viewer.directory_id)}
+    open_alerts = [
+        {"name": v.definition.name, "severity": str(v.definition.severity.value)}
+        for v in service.list_alerts(ctx, viewer.directory_id)
+        if v.enabled and v.incident is not None
+    ]
+    by_severity: dict[str, int] = {}
+    for alert in open_alerts:
+        by_severity[alert["severity"]] = by_severity.get(alert["severity"], 0) + 1
+    order = {"high": 0, "medium": 1, "low": 2}
+    open_alerts.sort(key=lambda a: (order.get(a["severity"], 3), a["name"]))
+    return {
+        "configured": True,
+        "total": len(open_alerts),
+        "by_severity": by_severity,
+        "items": open_alerts,
+    }
 
 
 def _reviews(ctx: Ctx, viewer: Viewer) -> dict[str, Any]:
     service = _optional("openpim.reviews.service")
-    summary = getattr(service, "dashboard_summary", None) if service else None
-    if summary is None:
+    if service is None or not hasattr(service, "ongoing_reviews"):
         return {"configured": False}
-    return {"configured": True, **summary(ctx, viewer.directory_id)}
+    ongoing = service.ongoing_reviews(ctx, viewer.directory_id)
+    return {
+        "configured": True,
+        "ongoing": len(ongoing),
+        "items": [
+            {
+                "name": p.review.name,
+                "role": p.role,
+                "decided": p.decided,
+                "total": p.total,
+                "end_at": p.review.end_at,
+            }
+            for p in ongoing[:5]
+        ],
+    }
 
 
 def _start_of_day(instant: datetime) -> datetime:
