@@ -35,7 +35,6 @@ from kiota_abstractions.authentication import (  # noqa: E402
 )
 from kiota_abstractions.base_request_configuration import RequestConfiguration  # noqa: E402
 from msgraph import GraphRequestAdapter, GraphServiceClient  # noqa: E402
-from msgraph_core import GraphClientFactory  # noqa: E402
 from msgraph.generated.models.expiration_pattern import ExpirationPattern  # noqa: E402
 from msgraph.generated.models.expiration_pattern_type import ExpirationPatternType  # noqa: E402
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError  # noqa: E402
@@ -56,6 +55,7 @@ from msgraph.generated.models.unified_role_management_policy_rule_target import 
 from msgraph.generated.models.unified_role_schedule_request_actions import (  # noqa: E402
     UnifiedRoleScheduleRequestActions as Action,
 )
+from msgraph_core import GraphClientFactory  # noqa: E402
 
 T = TypeVar("T")
 # The SDK's generated modules warn about their own deprecated classes as they are imported.
@@ -284,9 +284,7 @@ def test_an_admin_assigns_removes_patches_a_rule_and_reads_the_audit(
             f"scopeId eq '/' and scopeType eq 'DirectoryRole' "
             f"and roleDefinitionId eq '{PASSWORD_ADMIN}'"
         )
-        params = Builder.RoleManagementPolicyAssignmentsRequestBuilderGetQueryParameters(
-            filter=flt
-        )
+        params = Builder.RoleManagementPolicyAssignmentsRequestBuilderGetQueryParameters(filter=flt)
         found = await c.policies.role_management_policy_assignments.get(
             RequestConfiguration(query_parameters=params)
         )
@@ -322,14 +320,16 @@ def test_an_admin_assigns_removes_patches_a_rule_and_reads_the_audit(
     assert run(read_rule, server_url, token).maximum_duration == timedelta(hours=4)
 
     async def audits(c: GraphServiceClient) -> Any:
-        from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (  # noqa: E501
+        from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
             DirectoryAuditsRequestBuilder as Builder,
         )
 
         params = Builder.DirectoryAuditsRequestBuilderGetQueryParameters(
             filter="activityDateTime ge 2026-01-01T00:00:00Z", top=50
         )
-        return await c.audit_logs.directory_audits.get(RequestConfiguration(query_parameters=params))
+        return await c.audit_logs.directory_audits.get(
+            RequestConfiguration(query_parameters=params)
+        )
 
     actions = [a.activity_display_name for a in run(audits, server_url, token).value]
     assert actions[:3] == ["policy.updated", "eligibility.removed", "eligibility.added"]
@@ -350,7 +350,9 @@ def test_error_paths_raise_odata_errors_with_graphs_codes(
         return call
 
     no_mfa = _activation(env, alice.id, HELPDESK_ADMIN, justification="x")
-    assert odata_code(post(no_mfa), server_url, token) == "RoleAssignmentRequestPolicyValidationFailed"
+    assert (
+        odata_code(post(no_mfa), server_url, token) == "RoleAssignmentRequestPolicyValidationFailed"
+    )
     no_reason = _activation(env, alice.id, HELPDESK_ADMIN)
     with pytest.raises(ODataError) as caught:
         run(post(no_reason, env.totp(alice)), server_url, token)

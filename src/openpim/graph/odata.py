@@ -110,6 +110,7 @@ _TOKEN = re.compile(
   | (?P<lparen>\()
   | (?P<rparen>\))
   | (?P<comma>,)
+  | (?P<colon>:)
   | (?P<string>'(?:[^']|'')*')
   | (?P<datetime>{_DATETIME})
   | (?P<date>\d{{4}}-\d{{2}}-\d{{2}}(?![\w:]))
@@ -119,7 +120,7 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-_KEYWORDS = frozenset({*COMPARISONS, "and", "or", "not", "true", "false", "null"})
+KEYWORDS = frozenset({*COMPARISONS, "and", "or", "not", "true", "false", "null"})
 
 
 @dataclass(frozen=True)
@@ -233,9 +234,13 @@ class _Parser:
 
     def operand(self) -> Prop | Lit:
         token = self.take()
-        if token.kind == "path" and token.text not in _KEYWORDS:
+        if token.kind == "path" and token.text not in KEYWORDS:
             following = self.peek()
             if following is not None and following.kind == "lparen":
+                if token.text.rsplit("/", 1)[-1] in ("any", "all"):
+                    raise ODataError(
+                        "Lambda operators (any, all) are not supported.", unsupported=True
+                    )
                 raise ODataError(
                     f"Filter functions such as {token.text}() are not supported.",
                     unsupported=True,

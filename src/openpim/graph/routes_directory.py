@@ -53,11 +53,13 @@ def _roles(request: Request, caller: CallerDep, count_only: bool) -> Response:
         request, fields=shapes.ROLE_FIELDS, allowed=COUNT_OPTIONS if count_only else NO_EXPAND
     )
     with caller.read() as ctx:
-        rows = roles_service.list_roles(ctx, directory_of(ctx))
+        items = [
+            shapes.role_definition(r) for r in roles_service.list_roles(ctx, directory_of(ctx))
+        ]
     return memory_collection(
         request,
         opts,
-        items=[shapes.role_definition(r) for r in rows],
+        items=items,
         fields=shapes.ROLE_FIELDS,
         key=lambda i: (str(i["displayName"]).casefold(), str(i["id"])),
         context=ROLES,

@@ -80,14 +80,14 @@ def entity_options(request: Request, *, expandable: Iterable[str] = ()) -> Query
     return options(request, expandable=expandable, allowed=ENTITY_OPTIONS)
 
 
-def project(item: Item, select: Sequence[str] | None) -> Item:
-    """$select: keep the named properties (and always @odata.type and id)."""
+def project(item: Item, select: Sequence[str] | None, expanded: Iterable[str] = ()) -> Item:
+    """$select: keep the named properties (always @odata.type, id and what was expanded)."""
     if select is None:
         return item
     unknown = [name for name in select if name not in item]
     if unknown:
         raise ODataError(f"$select names unknown properties: {', '.join(unknown)}.")
-    keep = {"@odata.type", "id", *select}
+    keep = {"@odata.type", "id", *select, *expanded}
     return {k: v for k, v in item.items() if k in keep}
 
 
@@ -143,7 +143,7 @@ def collection_response(
     body: dict[str, Any] = {"@odata.context": f"{base_url(request)}/$metadata#{context}"}
     if page.count is not None:
         body["@odata.count"] = page.count
-    body["value"] = [project(item, opts.select) for item in page.items]
+    body["value"] = [project(item, opts.select, opts.expand) for item in page.items]
     if page.next_token is not None:
         body["@odata.nextLink"] = next_link(request, opts, page.next_token)
     return JSONResponse(body)
@@ -154,7 +154,7 @@ def entity_response(
 ) -> JSONResponse:
     body = {
         "@odata.context": f"{base_url(request)}/$metadata#{context}/$entity",
-        **project(item, opts.select),
+        **project(item, opts.select, opts.expand),
     }
     return JSONResponse(body, status_code=status)
 
