@@ -19,6 +19,7 @@ from openpim.api import access, audit, auth, directory, errors, health, membersh
 from openpim.api import roles as roles_api
 from openpim.api.deps import API_PREFIX, MAX_BODY_SIZE, PUBLIC_PATHS
 from openpim.api.middleware import RequestContextMiddleware
+from openpim.api.openapi import add_bearer_security
 from openpim.config import Settings, get_settings
 from openpim.graph import router as graph_router
 from openpim.kit.clock import Clock
@@ -90,14 +91,17 @@ def create_app(
         # Usable without the lifespan too (TestClient outside a `with` block).
         app.state.runtime = runtime
     errors.install(app)
+    add_bearer_security(app)
     app.add_middleware(
         RequestContextMiddleware,
         api_prefix=API_PREFIX,
         public_paths=PUBLIC_PATHS,
         max_body_size=MAX_BODY_SIZE,
     )
+    # Routes match in order: the access check, the hot path, is tried first.
+    access.install(app, API_PREFIX)
     app.include_router(health.router)
-    for module in (auth, directory, pim, roles_api, membership, requests, access, audit):
+    for module in (auth, directory, pim, roles_api, membership, requests, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     install_web(app)
     app.include_router(graph_router)

@@ -1,9 +1,10 @@
 """The access check: does user U hold role R active (now, or at a given instant)?
 
-This is the hot path other systems call before letting an admin act, so it stays lean: a plain
-`def` route (one thread hop), one read transaction holding the token lookup and the access
-query, and a small dict for FastAPI to encode. It answers from the same read-time predicate
-as everything else (access.service), so it never lags behind the worker.
+This is the hot path other systems call before letting an admin act, so it stays lean: an
+`async` route that runs the token lookup and the access query on one bare connection inline on
+the event loop (a thread-pool hop and an ORM Session each cost more than both queries), and a
+small dict. It answers from the same read-time predicate as everything else (access.service), so
+it never lags behind the worker.
 """
 
 from __future__ import annotations
@@ -12,26 +13,21 @@ import uuid
 from datetime import UTC
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import FastAPI, Request
 from pydantic import AwareDatetime
 
 from openpim.access import checks
-from openpim.api.deps import SELF_OR_READER, CallerDep, access
+from openpim.api.deps import SELF_OR_READER, access, caller_of
+from openpim.api.leanroute import LeanRoute
 
-router = APIRouter(prefix="/access", tags=["access"])
 
-
-@router.get(
-    "/users/{user_id}/roles",
-    summary="The role ids a user holds active at `at` (default: now)",
-    openapi_extra=access(SELF_OR_READER),
-)
-def active_roles(
-    user_id: uuid.UUID, caller: CallerDep, at: AwareDatetime | None = None
+async def active_roles(
+    user_id: uuid.UUID, request: Request, at: AwareDatetime | None = None
 ) -> dict[str, Any]:
-    with caller.read() as ctx:
-        role_ids = checks.active_roles_of(ctx, user_id, at)
-        instant = (at or ctx.now).astimezone(UTC)
+    role_ids, now = await caller_of(request).fast(
+        lambda conn, actor, now: (checks.active_roles_fast(conn, actor, user_id, now, at), now)
+    )
+    instant = (at or now).astimezone(UTC)
     return {
         "user_id": str(user_id),
         "at": instant.isoformat().replace("+00:00", "Z"),
@@ -39,13 +35,36 @@ def active_roles(
     }
 
 
-@router.get(
-    "/users/{user_id}/roles/{role_id}",
-    summary="Whether a user holds a role active at `at` (default: now)",
-    openapi_extra=access(SELF_OR_READER),
-)
-def role_active(
-    user_id: uuid.UUID, role_id: uuid.UUID, caller: CallerDep, at: AwareDatetime | None = None
-) -> dict[str, Any]:
-    with caller.read() as ctx:
-        return {"active": checks.holds_role(ctx, user_id, role_id, at)}
+async def role_active(
+    user_id: uuid.UUID, role_id: uuid.UUID, request: Request, at: AwareDatetime | None = None
+) -> dict[str, bool]:
+    caller = caller_of(request)  # a plain call, not a dependency: one level less to solve
+    active = await caller.fast(
+        lambda conn, actor, now: checks.holds_role_fast(conn, actor, user_id, role_id, now, at)
+    )
+    return {"active": active}
+
+
+def install(app: FastAPI, prefix: str) -> None:
+    """Add the access routes to the app itself, ahead of the included routers.
+
+    Routes match in order, and a route of the app's own is matched without walking an
+    included router's candidates: both save the hot path a few microseconds.
+    """
+    for path, endpoint, summary in (
+        ("/users/{user_id}/roles/{role_id}", role_active, ROLE_ACTIVE_SUMMARY),
+        ("/users/{user_id}/roles", active_roles, ACTIVE_ROLES_SUMMARY),
+    ):
+        app.router.add_api_route(
+            f"{prefix}/access{path}",
+            endpoint,
+            methods=["GET"],
+            summary=summary,
+            tags=["access"],
+            openapi_extra=access(SELF_OR_READER),
+            route_class_override=LeanRoute,
+        )
+
+
+ROLE_ACTIVE_SUMMARY = "Whether a user holds a role active at `at` (default: now)"
+ACTIVE_ROLES_SUMMARY = "The role ids a user holds active at `at` (default: now)"

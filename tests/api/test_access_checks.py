@@ -1,0 +1,113 @@
+"""The access check's fast path answers exactly as the ordinary (Session, permissions) path."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from openpim.access import checks, fastread
+from openpim.auth import tokens
+from openpim.auth.service import anonymous_actor
+from openpim.kit.errors import DomainError
+from tests.api.helpers import Api
+from tests.factories import GLOBAL_READER, PASSWORD_ADMIN, SECURITY_READER, Env
+
+
+def outcome(call: Any, *args: Any) -> Any:
+    try:
+        return ("ok", call(*args))
+    except DomainError as err:
+        return (type(err).__name__, err.code)
+
+
+def test_fast_and_ordinary_paths_agree(api: Api) -> None:
+    env: Env = api.env
+    directory, admin = env.pim_directory()
+    member = env.user(directory, "member")
+    reader = env.user(directory, "reader")
+    plain = env.user(directory, "plain")
+    disabled = env.user(directory, "gone", enabled=False)
+    stranger_dir = env.directory("Fabrikam")
+    stranger = env.user(stranger_dir, "stranger")
+    foreign_reader = env.user(stranger_dir, "foreign")
+    env.permanent(reader, SECURITY_READER)
+    env.permanent(foreign_reader, GLOBAL_READER)
+    env.activated(member, PASSWORD_ADMIN)
+    env.activated(disabled, PASSWORD_ADMIN)
+    env.activated(stranger, PASSWORD_ADMIN)
+    env.eligible(reader, GLOBAL_READER, start=env.now + timedelta(hours=1))
+
+    callers = [admin, member, reader, plain, foreign_reader]
+    targets = [member.id, reader.id, plain.id, disabled.id, stranger.id, uuid.uuid4()]
+    instants = [None, env.now + timedelta(hours=2)]
+    compared = 0
+    for caller in callers:
+        actor = env.actor(caller)
+        for target in targets:
+            for at in instants:
+                with env.runtime.read(actor) as ctx:
+                    slow = outcome(checks.holds_role, ctx, target, PASSWORD_ADMIN, at)
+                    slow_set = outcome(checks.active_roles_of, ctx, target, at)
+                with env.runtime.db.engine.connect() as conn:
+                    fast = outcome(
+                        checks.holds_role_fast, conn, actor, target, PASSWORD_ADMIN, env.now, at
+                    )
+                    fast_set = outcome(checks.active_roles_fast, conn, actor, target, env.now, at)
+                assert fast == slow, (caller.user_principal_name, target, at)
+                assert fast_set == slow_set, (caller.user_principal_name, target, at)
+                compared += 1
+    assert compared == len(callers) * len(targets) * len(instants)
+
+
+def test_fast_token_lookup_reads_what_sqlalchemy_reads(api: Api) -> None:
+    env = api.env
+    _, admin = env.pim_directory()
+    raw = api.token(admin)
+    with env.runtime.read(anonymous_actor()) as ctx:
+        expected = ctx.session.execute(tokens.TOKEN_BY_HASH, tokens.token_lookup(raw)).first()
+        slow = tokens.check_token(ctx, raw)
+    with env.runtime.db.engine.connect() as conn:
+        row = fastread.first(conn, tokens.TOKEN_BY_HASH, tokens.token_lookup(raw))
+        fast = checks.authenticate_fast(conn, raw, env.now, env.runtime.settings)
+        missing = fastread.first(conn, tokens.TOKEN_BY_HASH, tokens.token_lookup("nope"))
+    assert expected is not None and row is not None and missing is None
+    assert tuple(row) == tuple(expected)
+    assert [type(v) for v in row] == [type(v) for v in expected]
+    assert row.last_used_at.tzinfo is not None and isinstance(row.user_id, uuid.UUID)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("token", ["", "x" * 201, "not-a-token"])
+def test_fast_path_refuses_bad_tokens_like_the_ordinary_one(api: Api, token: str) -> None:
+    env = api.env
+    with env.runtime.read(anonymous_actor()) as ctx:
+        slow = outcome(lambda: tokens.check_token(ctx, token))
+    with env.runtime.db.engine.connect() as conn:
+        fast = outcome(lambda: checks.authenticate_fast(conn, token, env.now, env.runtime.settings))
+    assert fast == slow == ("Unauthorized", "invalid_token")
+
+
+def test_the_access_check_touches_a_stale_token_once(api: Api) -> None:
+    env = api.env
+    _, admin = env.pim_directory()
+    token = api.token(admin)
+    path = f"/access/users/{admin.id}/roles/{GLOBAL_READER}"
+
+    def last_used() -> Any:
+        with env.runtime.read(anonymous_actor()) as ctx:
+            return (
+                ctx.session.execute(tokens.TOKEN_BY_HASH, tokens.token_lookup(token))
+                .one()
+                .last_used_at
+            )
+
+    start = last_used()
+    env.clock.advance(timedelta(minutes=20))
+    assert api.get(token, path).json() == {"active": False}
+    assert last_used() == start + timedelta(minutes=20)
+    # Idle timeout (30 minutes) counts from the touch, so the session is still good 20 later.
+    env.clock.advance(timedelta(minutes=20))
+    assert api.get(token, path).status_code == 200
