@@ -29,6 +29,7 @@ class Received:
     sender: str
     recipients: list[str]
     message: EmailMessage
+    raw: bytes
 
     @property
     def message_id(self) -> str:
@@ -47,7 +48,12 @@ class _Handler:
         assert isinstance(message, EmailMessage)
         with self.server.lock:
             self.server.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), message)
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    message,
+                    envelope.original_content,
+                )
             )
         return "250 OK"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from openpim.directory.models import User
 from openpim.notifications.fanout import delivery_id
 from openpim.policies.schemas import RoleSettingsUpdate
 from openpim.policies.service import update_role_settings
@@ -101,3 +102,23 @@ def test_without_an_email_channel_the_event_is_kept_as_done_with_the_reason(env:
     assert event.summary is not None
     assert event.summary["email_skipped"].startswith("no email channel")
     assert event.content is not None and event.content["subject"].startswith("PIM: ")
+
+
+def test_non_ascii_names_survive_the_trip(env: Env, smtp: SmtpServer) -> None:
+    directory, _admin = env.pim_directory()
+    user = env.user(directory, "zoe")
+    with env.runtime.db.unit_of_work() as s:
+        row = s.get(User, user.id)
+        assert row is not None
+        row.display_name = "Zoë Ångström"
+    env.eligible(user, PASSWORD_ADMIN)
+    email_channel(env, directory, smtp.port, from_address="Équipe PIM <pim@contoso.example>")
+    activate(env, user, PASSWORD_ADMIN, justification="réinitialiser les mots de passe")
+    deliver(env)
+    mail = smtp.received[0].message
+    assert str(mail["Subject"]).startswith("PIM: Zoë Ångström (zoe@")
+    assert str(mail["From"]) == "Équipe PIM <pim@contoso.example>"
+    assert "réinitialiser les mots de passe" in mail.get_body(("plain",)).get_content()
+    raw = smtp.received[0].raw
+    assert raw.isascii()  # encoded words and quoted-printable: no SMTPUTF8 needed
+    assert b"Subject: =?utf-8?" in raw

@@ -7,9 +7,10 @@ and the HTML environment escapes them.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
 from openpim.notifications.catalog import EventSpec
 from openpim.notifications.facts import Facts
@@ -33,6 +34,12 @@ _text = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """The catalog's few subject, intro and link templates, each compiled once."""
+    return _text.from_string(source)
 
 
 def _one_line(value: str) -> str:
@@ -64,9 +71,9 @@ def _digest_lines(digest: dict[str, Any]) -> list[tuple[str, Any]]:
 def render(spec: EventSpec, facts: Facts, *, base_url: str) -> dict[str, Any]:
     """The stored content of an event: {subject, title, intro, text, html, facts, link}."""
     ctx = facts.context
-    title = _one_line(_text.from_string(spec.subject).render(ctx))
-    intro = " ".join(_text.from_string(spec.intro).render(ctx).split())
-    link = _portal_link(base_url, _text.from_string(spec.link).render(ctx))
+    title = _one_line(_compiled(spec.subject).render(ctx))
+    intro = " ".join(_compiled(spec.intro).render(ctx).split())
+    link = _portal_link(base_url, _compiled(spec.link).render(ctx))
     digest = ctx["data"].get("digest") if isinstance(ctx["data"].get("digest"), dict) else {}
     view = {
         **ctx,

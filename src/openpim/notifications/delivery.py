@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import uuid
-from contextlib import ExitStack
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -50,6 +50,8 @@ class DeliveryPolicy:
     smtp_timeout: float = 15.0
     http_timeout: float = 10.0
     http_connect_timeout: float = 5.0
+    # Connections per SMTP relay and per webhook working a batch side by side.
+    concurrency: int = 4
 
     def backoff(self, attempts: int, rng: random.Random | None = None) -> timedelta:
         """Capped exponential, with 'equal jitter': between half and all of the step, so
@@ -163,45 +165,87 @@ def drain(
 def _send(
     runtime: Runtime, batch: claims.Batch, policy: DeliveryPolicy
 ) -> dict[uuid.UUID, SendResult | None]:
-    """Results by delivery id; None = not tried (the batch ran out of its time budget)."""
-    started = time.monotonic()
-    budget = policy.lease.total_seconds() / 2
+    """Results by delivery id; None = not tried (the batch ran out of its time budget).
+
+    Sending is waiting on the network, so each relay's and each webhook's share of the batch
+    is split over `policy.concurrency` connections working side by side.
+    """
+    deadline = time.monotonic() + policy.lease.total_seconds() / 2
     results: dict[uuid.UUID, SendResult | None] = {}
+    lanes: dict[tuple[str, uuid.UUID], list[claims.Item]] = {}
+    for item in batch.items:
+        if item.problem is not None:
+            results[item.id] = SendResult(False, item.problem, permanent=item.problem_final)
+            continue
+        target = item.directory_id if item.channel == EMAIL else item.webhook_id
+        assert target is not None
+        lanes.setdefault((item.channel, target), []).append(item)
+    width = max(1, policy.concurrency)
+    chunks = [
+        (channel, target, items[i::width])
+        for (channel, target), items in lanes.items()
+        for i in range(min(width, len(items)))
+    ]
     timeout = httpx.Timeout(policy.http_timeout, connect=policy.http_connect_timeout)
-    with ExitStack() as stack:
-        client = stack.enter_context(httpx.Client(timeout=timeout, follow_redirects=False))
-        senders: dict[uuid.UUID, mail.SmtpSender] = {}
-        for item in batch.items:
-            if time.monotonic() - started > budget:
-                results[item.id] = None
-                continue
-            sent_at = runtime.clock.now()
-            if item.problem is not None:
-                results[item.id] = SendResult(False, item.problem, permanent=item.problem_final)
-            elif item.channel == EMAIL:
-                config = batch.smtp[item.directory_id]
-                if item.directory_id not in senders:
-                    senders[item.directory_id] = stack.enter_context(mail.session(config))
-                results[item.id] = senders[item.directory_id].send(_outgoing(item), sent_at)
-            else:
-                hook = batch.hooks[item.webhook_id] if item.webhook_id else None
-                assert hook is not None
-                body = webhooks.body(hook.format, str(item.id), _event(item), item.content)
-                results[item.id] = webhooks.post(
-                    client,
-                    url=hook.url,
-                    secret=hook.secret,
-                    delivery_id=str(item.id),
-                    event_type=item.event_type,
-                    payload=body,
-                    timestamp=int(sent_at.timestamp()),
-                )
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+
+        def run(chunk: tuple[str, uuid.UUID, list[claims.Item]]) -> dict[uuid.UUID, Any]:
+            channel, target, items = chunk
+            if channel == EMAIL:
+                return _send_emails(runtime, batch.smtp[target], items, deadline)
+            return _send_webhooks(runtime, client, batch.hooks[target], items, deadline)
+
+        if len(chunks) == 1:
+            results.update(run(chunks[0]))
+        elif chunks:
+            with ThreadPoolExecutor(max_workers=min(len(chunks), 4 * width)) as pool:
+                for done in pool.map(run, chunks):
+                    results.update(done)
     return results
+
+
+def _send_emails(
+    runtime: Runtime, config: mail.SmtpConfig, items: list[claims.Item], deadline: float
+) -> dict[uuid.UUID, SendResult | None]:
+    out: dict[uuid.UUID, SendResult | None] = {}
+    with mail.session(config) as sender:
+        for item in items:
+            if time.monotonic() > deadline:
+                out[item.id] = None
+                continue
+            out[item.id] = sender.send(_outgoing(item), runtime.clock.now())
+    return out
+
+
+def _send_webhooks(
+    runtime: Runtime,
+    client: httpx.Client,
+    hook: claims.Hook,
+    items: list[claims.Item],
+    deadline: float,
+) -> dict[uuid.UUID, SendResult | None]:
+    out: dict[uuid.UUID, SendResult | None] = {}
+    for item in items:
+        if time.monotonic() > deadline:
+            out[item.id] = None
+            continue
+        body = webhooks.body(hook.format, str(item.id), _event(item), item.content)
+        out[item.id] = webhooks.post(
+            client,
+            url=hook.url,
+            secret=hook.secret,
+            delivery_id=str(item.id),
+            event_type=item.event_type,
+            payload=body,
+            timestamp=int(runtime.clock.now().timestamp()),
+        )
+    return out
 
 
 def _outgoing(item: claims.Item) -> mail.Outgoing:
     return mail.Outgoing(
         delivery_id=str(item.id),
+        event_id=str(item.outbox_id),
         to=item.recipient,
         subject=item.content["subject"],
         text=item.content["text"],

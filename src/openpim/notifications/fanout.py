@@ -1,9 +1,9 @@
 """Fan-out: each committed outbox event becomes one delivery per address and per webhook.
 
-All in one transaction per batch, with no network in it: the event row is locked (SKIP LOCKED
-on PostgreSQL, the write lock on SQLite), its content rendered and stored, its deliveries
-inserted and the row marked done, or none of it. Each event runs in a savepoint, so one event
-that cannot be rendered is retried later without holding up the rest of the batch.
+All in one transaction per batch, with no network in it: the event rows are locked (SKIP
+LOCKED on PostgreSQL, the write lock on SQLite), their content rendered and stored, their
+deliveries inserted and the rows marked done, or none of it. An event that cannot be rendered
+is retried later on its own, without holding up the rest of the batch.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from openpim.assignments.models import RoleRequest
+from openpim.directory.models import Directory, User
 from openpim.kit.context import Ctx
 from openpim.notifications.addresses import matches_event
 from openpim.notifications.catalog import spec_for
@@ -25,6 +28,7 @@ from openpim.notifications.content import render
 from openpim.notifications.facts import as_uuid, gather
 from openpim.notifications.models import Delivery, EmailChannel, OutboxMessage, WebhookChannel
 from openpim.notifications.recipients import resolve
+from openpim.roles.models import RoleDefinition
 
 log = logging.getLogger("openpim.notifications")
 
@@ -67,7 +71,15 @@ def _channels(session: Session, directory_id: uuid.UUID) -> _Channels:
     return _Channels(email if email is not None and email.enabled else None, list(hooks))
 
 
-def _expand(ctx: Ctx, row: OutboxMessage, channels: _Channels | None) -> int:
+@dataclass
+class _Plan:
+    content: dict[str, Any]
+    summary: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+
+def _expand(ctx: Ctx, row: OutboxMessage, channels: _Channels | None) -> _Plan:
+    """Everything an event becomes, computed without writing anything."""
     now = ctx.now
     spec = spec_for(row.event_type)
     payload = dict(row.payload or {})
@@ -78,7 +90,7 @@ def _expand(ctx: Ctx, row: OutboxMessage, channels: _Channels | None) -> int:
         directory_id=row.directory_id,
         occurred_at=row.created_at,
     )
-    row.content = render(spec, facts, base_url=ctx.settings.base_url)
+    content = render(spec, facts, base_url=ctx.settings.base_url)
     summary: dict[str, Any] = {"emails": 0, "webhooks": 0}
     rows: list[dict[str, Any]] = []
 
@@ -133,12 +145,43 @@ def _expand(ctx: Ctx, row: OutboxMessage, channels: _Channels | None) -> int:
                 continue
             add(WEBHOOK, str(hook.id), hook.id)
             summary["webhooks"] += 1
-    if rows:
-        ctx.session.execute(insert(Delivery), rows)
-    row.summary = summary
-    row.delivered_at = now
-    row.last_error = None
-    return len(rows)
+    return _Plan(content, summary, rows)
+
+
+def _preload(ctx: Ctx, rows: list[OutboxMessage]) -> list[Any]:
+    """Load the users, roles, requests and directories the batch names, a query per kind.
+
+    The facts and recipients then find them in the session's identity map instead of asking
+    the database once per event. The map holds objects weakly: the caller keeps the returned
+    list alive for the whole batch.
+    """
+    wanted: dict[type[Any], set[uuid.UUID]] = {
+        User: set(),
+        RoleDefinition: set(),
+        RoleRequest: set(),
+        Directory: set(),
+    }
+    keys = {
+        "principal_id": User,
+        "requested_by_id": User,
+        "role_id": RoleDefinition,
+        "request_id": RoleRequest,
+    }
+    for row in rows:
+        if row.directory_id is not None:
+            wanted[Directory].add(row.directory_id)
+        payload = row.payload or {}
+        for key, model in keys.items():
+            value = as_uuid(payload.get(key))
+            if value is not None:
+                wanted[model].add(value)
+    kept: list[Any] = []
+    for model, id_set in wanted.items():
+        ids = list(id_set)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            kept += ctx.session.scalars(select(model).where(model.id.in_(chunk))).all()
+    return kept
 
 
 def fan_out_batch(
@@ -163,30 +206,43 @@ def fan_out_batch(
         .with_for_update(skip_locked=True)
     ).all()
     result.claimed = len(rows)
+    kept = _preload(ctx, list(rows))
     cache: dict[uuid.UUID, _Channels] = {}
-    for row in rows:
-        channels = None
-        if row.directory_id is not None:
-            if row.directory_id not in cache:
-                cache[row.directory_id] = _channels(ctx.session, row.directory_id)
-            channels = cache[row.directory_id]
-        try:
-            with ctx.session.begin_nested():
-                result.deliveries += _expand(ctx, row, channels)
+    deliveries: list[dict[str, Any]] = []
+    # Reads only until the end: pending row updates need not be flushed before each query,
+    # and one event's failure (a template bug, a bad payload) leaves the others untouched.
+    with ctx.session.no_autoflush:
+        for row in rows:
+            channels = None
+            if row.directory_id is not None:
+                if row.directory_id not in cache:
+                    cache[row.directory_id] = _channels(ctx.session, row.directory_id)
+                channels = cache[row.directory_id]
+            try:
+                plan = _expand(ctx, row, channels)
+            except SQLAlchemyError:
+                raise  # the transaction is unusable: the whole batch is retried
+            except Exception as exc:
+                # A bug or bad payload in one event: keep it, say why, retry it later.
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("event %s (%s) not expanded: %s", row.id, row.event_type, error)
+                row.attempts += 1
+                row.last_error = error
+                row.available_at = now + backoff(row.attempts)
+                if row.attempts >= max_attempts:
+                    row.dead_at = now
+                    result.dead += 1
+                result.failed += 1
+                result.errors.append(error)
+                continue
+            row.content, row.summary = plan.content, plan.summary
+            row.delivered_at, row.last_error = now, None
+            deliveries += plan.rows
             result.expanded += 1
-        except Exception as exc:
-            # A bug or bad payload in one event: keep it, say why, retry it later.
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            log.warning(
-                "notification event %s (%s) not expanded: %s", row.id, row.event_type, error
-            )
-            row.attempts += 1
-            row.last_error = error
-            row.available_at = now + backoff(row.attempts)
-            if row.attempts >= max_attempts:
-                row.dead_at = now
-                result.dead += 1
-            result.failed += 1
-            result.errors.append(error)
     ctx.session.flush()
+    if deliveries:
+        ctx.session.execute(insert(Delivery), deliveries)
+    result.deliveries = len(deliveries)
+    ctx.session.flush()
+    del kept  # held until here: see _preload
     return result

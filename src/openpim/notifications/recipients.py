@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from openpim.access.service import active_role_ids
 from openpim.assignments.models import Assignment
@@ -66,12 +67,20 @@ def holders(
 def user_addresses(
     session: Session, directory_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
 ) -> list[str]:
-    ids = list(dict.fromkeys(user_ids))
+    """Addresses of enabled users of the directory; users already in the session (the
+    fan-out loads a batch's members up front) cost no query."""
     out: list[str] = []
-    for start in range(0, len(ids), 500):
+    missing: list[uuid.UUID] = []
+    for uid in dict.fromkeys(user_ids):
+        user = session.identity_map.get(identity_key(User, uid))
+        if user is None:
+            missing.append(uid)
+        elif isinstance(user, User) and user.enabled and user.directory_id == directory_id:
+            out.append(user.user_principal_name)
+    for start in range(0, len(missing), 500):
         rows = session.execute(
             select(User.user_principal_name).where(
-                User.id.in_(ids[start : start + 500]),
+                User.id.in_(missing[start : start + 500]),
                 User.directory_id == directory_id,
                 User.enabled.is_(True),
             )
