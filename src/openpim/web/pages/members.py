@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from openpim.assignments import service as membership
 from openpim.assignments.models import MemberType
 from openpim.directory import service as directory_service
+from openpim.roles import ids
 from openpim.roles.service import list_roles
 from openpim.web import forms
 from openpim.web.pages.roles import how_label
@@ -29,8 +30,12 @@ def admin_roles(
     kind: Annotated[str, Query(pattern="^(all|eligible|active)$")] = "all",
 ) -> Response:
     with portal.read() as (ctx, viewer):
-        role_id = forms.parse_id(role, "role")
         user_name = forms.text(user)
+        # Opens on the Global Administrators: across every role a large directory has hundreds
+        # of thousands of memberships, which no one reads unfiltered ("all" is one click away).
+        if role == "" and user_name is None:
+            role = str(ids.GLOBAL_ADMINISTRATOR)
+        role_id = None if role == "all" else forms.parse_id(role, "role")
         user_id = None
         missing_user = False
         if user_name is not None:
@@ -48,7 +53,7 @@ def admin_roles(
                 member_type=member_type,
                 limit=PAGE,
             )
-        roles = [r for r in list_roles(ctx, viewer.directory_id)]
+        roles = list_roles(ctx, viewer.directory_id)
         return render(
             portal.request,
             "admin_roles.html",

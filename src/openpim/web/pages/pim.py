@@ -19,6 +19,10 @@ from openpim.web.templating import render
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
+# Permanent members listed per role: enough for the first clean-up, and a page stays readable
+# when a role has thousands (the rest are on the role's own page).
+WIZARD_SHOWN = 50
+
 
 def _why_not(viewer_kind: str, is_ga: bool) -> list[str]:
     reasons = []
@@ -65,7 +69,7 @@ def _wizard(portal: PortalDep, error: str | None = None, status: int = 200) -> R
         return render(
             portal.request,
             "wizard.html",
-            {"roles": roles, "error": error, "pra_count": pra_count},
+            {"roles": roles, "error": error, "pra_count": pra_count, "shown": WIZARD_SHOWN},
             status_code=status,
         )
 
