@@ -7,20 +7,21 @@ here: the statement is compiled once per dialect, parameters and rows go through
 same SQLAlchemy type processors (uuid hex and naive UTC text on SQLite, native on PostgreSQL),
 and rows come back as named tuples, so code written against Core rows reads them unchanged.
 
-Reads only. On SQLite the driver connection is in autocommit mode, so each SELECT sees the
-latest commit; on PostgreSQL the driver opens a transaction that the pool rolls back when the
-connection is returned.
+Reads only, each SELECT seeing the latest commit: on SQLite the driver connection is in
+autocommit mode already; on PostgreSQL `connect()` switches it to autocommit while it is lent
+out, which saves the BEGIN and ROLLBACK round trips (more than half the check's time there).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Engine, Select
 from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any] | None
@@ -103,3 +104,24 @@ def rows(conn: Connection, statement: Select[Any], params: Mapping[str, Any]) ->
 def first(conn: Connection, statement: Select[Any], params: Mapping[str, Any]) -> Any | None:
     found = rows(conn, statement, params)
     return found[0] if found else None
+
+
+@contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """A pooled connection for `rows`/`first` reads (see the module notes on autocommit)."""
+    with engine.connect() as conn:
+        driver: Any = conn.connection.dbapi_connection
+        if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+            yield conn
+            return
+        import psycopg
+
+        try:
+            driver.autocommit = True
+        except psycopg.ProgrammingError:  # already in a transaction: read inside it
+            yield conn
+            return
+        try:
+            yield conn
+        finally:
+            driver.autocommit = False

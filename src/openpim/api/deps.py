@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from openpim.access import checks
+from openpim.access import checks, fastread
 from openpim.api.errors import ApiProblem
 from openpim.auth import tokens
 from openpim.auth.service import anonymous_actor
@@ -121,21 +121,29 @@ class Caller:
             self._touch(actor)
 
     async def fast(self, work: Callable[[Connection, Actor, datetime], T]) -> T:
-        """Authenticate and run `work` on a bare connection, on the event-loop thread.
+        """Authenticate and run `work` on a bare connection (the access check's hot path).
 
-        For the access check: a thread hop and an ORM Session each cost more than its two
-        indexed reads (see access.fastread), so both are skipped. The rare token touch (a write
-        that may wait for a lock) still goes to the thread pool.
+        A thread hop and an ORM Session each cost more than the check's two indexed reads (see
+        access.fastread), so both are skipped on SQLite, whose reads never wait: the work runs
+        on the event-loop thread. On a server database each read is a network round trip, and
+        waiting for it on the loop would serialise every request, so it goes to the thread
+        pool there. The rare token touch (a write that may wait for a lock) always does.
         """
-        now = self.runtime.clock.now()
-        with self.runtime.db.engine.connect() as conn:
-            actor, touch_due = checks.authenticate_fast(
-                conn, self.token, now, self.runtime.settings
-            )
-            result = work(conn, actor, now)
+        if self.runtime.db.dialect == "sqlite":
+            result, actor, touch_due = self._fast(work)
+        else:
+            result, actor, touch_due = await run_in_threadpool(self._fast, work)
         if touch_due:
             await run_in_threadpool(self._touch, actor)
         return result
+
+    def _fast(self, work: Callable[[Connection, Actor, datetime], T]) -> tuple[T, Actor, bool]:
+        now = self.runtime.clock.now()
+        with fastread.connect(self.runtime.db.engine) as conn:
+            actor, touch_due = checks.authenticate_fast(
+                conn, self.token, now, self.runtime.settings
+            )
+            return work(conn, actor, now), actor, touch_due
 
     def _touch(self, actor: Actor) -> None:
         with self.runtime.unit(actor, client_address=self.client_address) as ctx:
