@@ -1,4 +1,4 @@
-"""Alembic environment. The URL comes from the caller (openpim.db.migrate) or OPENPIM_DATABASE_URL."""
+"""Alembic environment. The URL comes from openpim.db.migrate or OPENPIM_DATABASE_URL."""
 
 from __future__ import annotations
 
