@@ -15,6 +15,9 @@ from openpim.notifications.outbox import enqueue
 from openpim.notifications.recipients import MAX_RECIPIENTS
 from openpim.policies.schemas import RoleSettingsUpdate
 from openpim.policies.service import update_role_settings
+from openpim.reviews.decisions import remind
+from openpim.reviews.lifecycle import create_reviews
+from openpim.reviews.rules import ReviewSpec
 from openpim.worker import Worker
 from tests.assignments.helpers import activate, assign
 from tests.factories import GA, PASSWORD_ADMIN, PRA, SECURITY_ADMIN, Env
@@ -167,7 +170,7 @@ def test_an_unknown_event_uses_the_default_wording_and_its_payload_recipients(en
     with env.ctx(Actor.system()) as ctx:
         enqueue(
             ctx,
-            "review.started",
+            "vault.secret_rotated",
             {
                 "recipient_ids": [reviewer.id, uuid.uuid4()],
                 "recipient_emails": ["auditor@fabrikam.example", "not-an-address"],
@@ -176,12 +179,15 @@ def test_an_unknown_event_uses_the_default_wording_and_its_payload_recipients(en
             directory_id=directory.id,
         )
     emails = _emails_by_event(env)
-    assert emails["review.started"] == {reviewer.user_principal_name, "auditor@fabrikam.example"}
-    event = events(env, "review.started")[0]
+    assert emails["vault.secret_rotated"] == {
+        reviewer.user_principal_name,
+        "auditor@fabrikam.example",
+    }
+    event = events(env, "vault.secret_rotated")[0]
     assert event.content is not None
-    assert event.content["subject"] == "PIM: Review started"
+    assert event.content["subject"] == "PIM: Vault secret rotated"
     assert event.content["link"] == "http://127.0.0.1:8000/"  # never a link off the portal
-    assert admin.user_principal_name not in emails["review.started"]
+    assert admin.user_principal_name not in emails["vault.secret_rotated"]
 
 
 def test_at_most_a_thousand_recipients_per_event(env: Env) -> None:
@@ -193,3 +199,48 @@ def test_at_most_a_thousand_recipients_per_event(env: Env) -> None:
     assert len(emails["notice.bulk"]) == MAX_RECIPIENTS
     summary = events(env)[0].summary
     assert summary is not None and summary["truncated"] == 250
+
+
+def test_access_reviews_reach_their_reviewers_or_the_members_who_review_themselves(
+    env: Env,
+) -> None:
+    directory, _admin = _setup(env)
+    reviewer = env.user(directory, "reviewer")
+    members = [env.user(directory, f"member{n}") for n in range(3)]
+    for member in members:
+        env.eligible(member, PASSWORD_ADMIN)
+    with env.ctx() as ctx:
+        (selected,) = create_reviews(
+            ctx,
+            directory.id,
+            ReviewSpec(
+                name="Q1 passwords",
+                role_ids=[PASSWORD_ADMIN],
+                reviewer_ids=[reviewer.id],
+                duration=timedelta(days=7),
+            ),
+        )
+        create_reviews(
+            ctx,
+            directory.id,
+            ReviewSpec(
+                name="Self check",
+                role_ids=[PASSWORD_ADMIN],
+                reviewer_mode="self",
+                duration=timedelta(days=7),
+            ),
+        )
+        remind(ctx, selected.id)
+    delivery.fan_out(env.runtime, limit=500)
+    by_name: dict[str, set[str]] = defaultdict(set)
+    kinds = {e.id: (e.event_type, e.payload.get("name")) for e in events(env)}
+    for d in deliveries(env, channel="email"):
+        kind, name = kinds[d.outbox_id]
+        by_name[f"{kind} {name}"].add(d.recipient)
+    assert by_name["review.started Q1 passwords"] == {reviewer.user_principal_name}
+    assert by_name["review.reminder Q1 passwords"] == {reviewer.user_principal_name}
+    assert by_name["review.started Self check"] == {m.user_principal_name for m in members}
+    started = next(e for e in events(env, "review.started") if e.payload["name"] == "Q1 passwords")
+    assert started.content is not None
+    assert started.content["subject"] == "PIM: Access review started: Q1 passwords"
+    assert started.content["link"].endswith(f"/reviews/{selected.id}")

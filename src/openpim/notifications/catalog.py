@@ -26,6 +26,7 @@ class Audience(enum.StrEnum):
     REQUESTER = "requester"
     MEMBER = "member"  # the user the schedule belongs to
     PAYLOAD = "payload"  # only what the payload names (see above)
+    REVIEWERS = "reviewers"  # an access review's reviewers; the members when they self-review
     HIGH_ALERT = "high_alert"  # ADMINS when the alert's severity is high
 
 
@@ -166,6 +167,22 @@ EVENTS: dict[str, EventSpec] = {
         "A {{ severity }} severity alert was raised in {{ directory }}: {{ alert }}.",
         Audience.HIGH_ALERT,
         "/alerts",
+    ),
+    "review.started": EventSpec(
+        "Access review started: {{ data.get('name') or role }}",
+        "The access review {{ data.get('name') or '' }} of the {{ role }} role has started. "
+        "Please approve or deny each member's access before {{ until }}.",
+        Audience.REVIEWERS,
+        "/reviews/{{ data.get('review_id', '') }}",
+        action_needed=True,
+    ),
+    "review.reminder": EventSpec(
+        "Reminder: access review {{ data.get('name') or '' }} ends {{ until }}",
+        "The access review {{ data.get('name') or '' }} still waits for your decisions. It "
+        "ends on {{ until }}.",
+        Audience.PAYLOAD,
+        "/reviews/{{ data.get('review_id', '') }}",
+        action_needed=True,
     ),
     "notifications.test": EventSpec(
         "Test message from {{ directory }}",

@@ -270,12 +270,23 @@ def run_forever(
     *,
     limit: int = 200,
     interval: float = 1.0,
+    scan_interval: float = 60.0,
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> None:
-    """Deliver until stopped, in its own thread: a slow relay never holds up expiry work."""
+    """Deliver until stopped, in its own thread: a slow relay never holds up expiry work.
+
+    Every `scan_interval` seconds it also queues due expiry reminders and weekly digests.
+    """
+    from openpim.notifications import digest, reminders
+
     failures = 0
+    next_scan = 0.0
     while not stop_event.is_set():
         try:
+            if time.monotonic() >= next_scan:
+                reminders.scan(runtime)
+                digest.scan(runtime)
+                next_scan = time.monotonic() + scan_interval
             counts = deliver_due(runtime, limit=limit, policy=policy)
         except Exception:
             failures += 1

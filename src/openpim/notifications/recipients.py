@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Uuid, column, or_, select, table
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -89,6 +89,28 @@ def user_addresses(
     return out
 
 
+# Read by name, not imported: the reviews feature owns the table, this only needs two columns.
+_review_items = table(
+    "access_review_items", column("review_id", Uuid()), column("principal_id", Uuid())
+)
+
+
+def _reviewers(session: Session, payload: dict[str, Any]) -> list[uuid.UUID]:
+    """Named reviewers; when members review themselves, every member under review."""
+    named = [u for u in (as_uuid(v) for v in payload.get("reviewer_ids") or []) if u]
+    review_id = as_uuid(payload.get("review_id"))
+    if named or payload.get("reviewer_mode") != "self" or review_id is None:
+        return named
+    return list(
+        session.scalars(
+            select(_review_items.c.principal_id)
+            .where(_review_items.c.review_id == review_id)
+            .distinct()
+            .limit(_CANDIDATE_LIMIT)
+        )
+    )
+
+
 def _payload_ids(payload: dict[str, Any]) -> list[uuid.UUID]:
     raw = payload.get("recipient_ids") or []
     return (
@@ -135,6 +157,8 @@ def resolve(
         if not named and facts.role_id is not None:
             named = list(read_role_settings(session, directory_id, facts.role_id).approver_ids)
         users += named or holders(session, directory_id, MANAGER_ROLES, now)
+    elif audience == Audience.REVIEWERS:
+        users += _reviewers(session, payload)
     elif audience == Audience.MANAGERS:
         users += holders(session, directory_id, MANAGER_ROLES, now)
     elif audience == Audience.REQUESTER and facts.requester_id is not None:

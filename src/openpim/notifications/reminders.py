@@ -68,6 +68,8 @@ def scan_reminders(ctx: Ctx, *, limit: int = 500) -> int:
                 _reminders.c.end_at == table.c.end_at,
             )
             conditions = [
+                # Not ended early, and the partial index on pending ends serves the range.
+                table.c.end_recorded_at.is_(None),
                 table.c.start_at <= now,
                 table.c.end_at > now + lower,
                 table.c.end_at <= now + threshold,
