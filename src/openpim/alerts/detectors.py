@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select
@@ -130,6 +131,19 @@ def _outside_reason(row: Any) -> str:
     return "the request it names did not grant this assignment"
 
 
+def _outside_detail(row: Any) -> dict[str, Any]:
+    return {
+        "reason": _outside_reason(row),
+        "assignment_type": row.assignment_type,
+        "created_via": row.created_via,
+        "request_id": str(row.request_id) if row.request_id else None,
+        "start_at": iso(row.start_at),
+        "end_at": iso(row.end_at),
+        # Only assigned rows can be converted; an activation is removed.
+        "convertible": row.assignment_type == AssignmentType.ASSIGNED,
+    }
+
+
 def outside_pim(ctx: Ctx, directory_id: uuid.UUID, _t: dict[str, int]) -> list[Finding]:
     now = ctx.now
     r = RoleRequest.__table__.alias("r")
@@ -169,16 +183,7 @@ def outside_pim(ctx: Ctx, directory_id: uuid.UUID, _t: dict[str, int]) -> list[F
             member_type=MemberType.ACTIVE,
             schedule_id=row.id,
             onset_at=row.created_at,
-            detail={
-                "reason": _outside_reason(row),
-                "assignment_type": row.assignment_type,
-                "created_via": row.created_via,
-                "request_id": str(row.request_id) if row.request_id else None,
-                "start_at": iso(row.start_at),
-                "end_at": iso(row.end_at),
-                # Only assigned rows can be converted; an activation is removed.
-                "convertible": row.assignment_type == AssignmentType.ASSIGNED,
-            },
+            detail=partial(_outside_detail, row),
         )
         for row in rows
         if row.id != blessed

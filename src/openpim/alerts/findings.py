@@ -34,7 +34,11 @@ class Finding:
     member_type: str | None = None
     schedule_id: uuid.UUID | None = None
     onset_at: datetime | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    # A dict, or a function making it: big scans build details only for the items they store.
+    detail: dict[str, Any] | Callable[[], dict[str, Any]] = field(default_factory=dict)
+
+    def details(self) -> dict[str, Any]:
+        return self.detail() if callable(self.detail) else self.detail
 
 
 Detector = Callable[[Ctx, uuid.UUID, dict[str, int]], list[Finding]]

@@ -67,7 +67,7 @@ def _apply(
             field="items",
         )
     if action == FixAction.MAKE_ELIGIBLE:
-        if finding.member_type != MemberType.ACTIVE or not finding.detail.get("convertible"):
+        if finding.member_type != MemberType.ACTIVE or not finding.details().get("convertible"):
             raise ValidationFailed(
                 f"Item {finding.key} is not an assigned active membership; only those can be "
                 "made eligible.",

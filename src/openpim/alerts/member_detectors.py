@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
@@ -57,6 +59,18 @@ def too_many_global_admins(
     )
 
 
+def _unused_detail(row: Any, days: int) -> dict[str, Any]:
+    return {
+        "last_activation_at": iso(row.last_activation_at),
+        "member_since": iso(row.start_at),
+        "days_without_activation": days,
+    }
+
+
+def _stale_detail(row: Any, days: int) -> dict[str, Any]:
+    return {"last_sign_in_at": iso(row.last_sign_in_at), "days_without_sign_in": days}
+
+
 # --- 5. administrators not using their privileged roles ----------------------------------------
 
 
@@ -102,11 +116,7 @@ def unused_roles(ctx: Ctx, directory_id: uuid.UUID, thresholds: dict[str, int]) 
                 member_type=row.member_type,
                 schedule_id=row.schedule_id,
                 onset_at=reference + days,
-                detail={
-                    "last_activation_at": iso(row.last_activation_at),
-                    "member_since": iso(row.start_at),
-                    "days_without_activation": (now - reference).days,
-                },
+                detail=partial(_unused_detail, row, (now - reference).days),
             )
         )
     return dedupe(findings)
@@ -134,10 +144,7 @@ def stale_accounts(ctx: Ctx, directory_id: uuid.UUID, thresholds: dict[str, int]
                 member_type=row.member_type,
                 schedule_id=row.schedule_id,
                 onset_at=reference + days,
-                detail={
-                    "last_sign_in_at": iso(row.last_sign_in_at),
-                    "days_without_sign_in": (now - reference).days,
-                },
+                detail=partial(_stale_detail, row, (now - reference).days),
             )
         )
     return dedupe(findings)

@@ -54,14 +54,32 @@ def _drain(buffer: io.StringIO) -> str:
     return text
 
 
-def to_csv(columns: Sequence[str], batches: Iterable[list[dict[str, Any]]]) -> Iterator[str]:
-    """CSV text: the header, then one chunk per batch. Empty cells mean "none" (no end)."""
+def to_csv(
+    columns: Sequence[str],
+    batches: Iterable[list[dict[str, Any]]],
+    *,
+    free_text: Sequence[str] | None = None,
+) -> Iterator[str]:
+    """CSV text: the header, then one chunk per batch. Empty cells mean "none" (no end).
+
+    `free_text` names the columns people type into (the only ones a formula can hide in);
+    by default every cell is checked.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     yield _drain(buffer)
     for batch in batches:
-        writer.writerows([_cell(row.get(c)) for c in columns] for row in batch)
+        if free_text is None:
+            writer.writerows([_cell(row.get(c)) for c in columns] for row in batch)
+        else:
+            for row in batch:
+                for c in free_text:
+                    value = row.get(c)
+                    if value and value.startswith(_FORMULA):
+                        row[c] = "'" + value
+            # csv writes None as an empty cell and numbers with str().
+            writer.writerows([row.get(c) for c in columns] for row in batch)
         yield _drain(buffer)
 
 

@@ -85,7 +85,8 @@ def checked(flt: ReportFilter) -> ReportFilter:
 
 
 def iso(value: datetime | None) -> str | None:
-    return None if value is None else ensure_utc(value).isoformat().replace("+00:00", "Z")
+    # Values come from UTCDateTime columns, already aware and in UTC.
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def seconds(start: datetime | None, end: datetime | None) -> int | None:
@@ -102,6 +103,9 @@ ACTIVATION_COLUMNS = (
     "ended_by", "justification", "ticket_number", "ticket_system", "approver", "approved_at",
     "request_id", "request_status",
 )  # fmt: skip
+
+
+ACTIVATION_TEXT = ("user", "role", "justification", "ticket_number", "ticket_system", "approver")
 
 
 def activation_statement(directory_id: uuid.UUID, flt: ReportFilter) -> Select[Any]:
@@ -193,6 +197,9 @@ CHANGE_COLUMNS = (
     "by_id", "request_id", "request_action", "review_id", "schedule_id", "start_at", "end_at",
     "justification", "ticket_number", "ticket_system", "action",
 )  # fmt: skip
+
+
+CHANGE_TEXT = ("user", "role", "by", "justification", "ticket_number", "ticket_system")
 
 
 def change_statement(directory_id: uuid.UUID, flt: ReportFilter) -> Select[Any]:

@@ -27,7 +27,9 @@ from openpim.kit.errors import Forbidden, ValidationFailed
 from openpim.reports import export
 from openpim.reports.history import (
     ACTIVATION_COLUMNS,
+    ACTIVATION_TEXT,
     CHANGE_COLUMNS,
+    CHANGE_TEXT,
     ReportFilter,
     activation_after,
     activation_row,
@@ -164,7 +166,9 @@ def activation_export(
     batches = export.stream_rows(
         engine, activation_statement(directory_id, flt), lambda r: activation_row(r, now)
     )
-    return export.to_csv(ACTIVATION_COLUMNS, batches) if fmt == "csv" else export.to_json(batches)
+    if fmt == "json":
+        return export.to_json(batches)
+    return export.to_csv(ACTIVATION_COLUMNS, batches, free_text=ACTIVATION_TEXT)
 
 
 def change_export(
@@ -173,7 +177,9 @@ def change_export(
     flt = _authorise(ctx, directory_id, flt)
     fmt = _format(fmt)
     batches = export.stream_rows(engine, change_statement(directory_id, flt), change_row)
-    return export.to_csv(CHANGE_COLUMNS, batches) if fmt == "csv" else export.to_json(batches)
+    if fmt == "json":
+        return export.to_json(batches)
+    return export.to_csv(CHANGE_COLUMNS, batches, free_text=CHANGE_TEXT)
 
 
 def statistics(

@@ -97,7 +97,7 @@ def _new_review(
     ctx.session.flush()
     if spec.reviewer_ids:
         ctx.session.execute(
-            insert(AccessReviewReviewer),
+            insert(cast(Table, AccessReviewReviewer.__table__)),
             [{"id": uuid.uuid4(), "review_id": review.id, "user_id": r} for r in spec.reviewer_ids],
         )
     return review

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 
 from openpim.assignments.models import Assignment, AssignmentType, Eligibility, MemberType
 from openpim.directory.models import User
@@ -83,7 +83,9 @@ def recommend(
     recent = now - RECENT_ACTIVITY
 
     def when(value: datetime | None) -> str:
-        return "never" if value is None else f"{value:%Y-%m-%d} ({(now - value).days} days ago)"
+        if value is None:
+            return "never"
+        return f"{value.date().isoformat()} ({(now - value).days} days ago)"
 
     if last_activation is not None and last_activation >= recent:
         return Decision.APPROVE, f"activated the role {when(last_activation)}"
@@ -132,7 +134,9 @@ def start_review(ctx: Ctx, review: AccessReview) -> int:
             }
         )
     if rows:
-        ctx.session.execute(insert(AccessReviewItem), rows)
+        # Core executemany (psycopg pipelines it), not the ORM's bulk path, which splits the
+        # rows into many small statements.
+        ctx.session.execute(insert(cast(Table, AccessReviewItem.__table__)), rows)
     audit_review(ctx, "review.started", review, members=len(rows))
     reviewer_ids = list(
         ctx.session.scalars(
