@@ -60,3 +60,32 @@ def test_review_and_report_commands(env: Env, cli4: Cli4) -> None:  # noqa: F811
     assert stats.exit_code == 0, stats.output
     (summary,) = json.loads(stats.stdout)
     assert (summary["role"], summary["eligible"]) == ("User Administrator", 0)
+
+
+def test_a_reviewer_lists_and_decides_from_the_cli(env: Env, cli4: Cli4) -> None:  # noqa: F811
+    from tests.api.helpers import PASSWORD
+    from tests.auth.helpers import set_password
+
+    directory, _ = pim_setup(env)
+    reviewer = env.user(directory, "rita")
+    set_password(env, reviewer)
+    grant(env, env.user(directory, "member"), USER_ADMIN)
+    (review,) = cli4.json(
+        ["reviews", "create", "--name", "UA", "--role", "User Administrator", "--duration",
+         "P7D", "--reviewer", reviewer.user_principal_name, "--scope", "eligible"]
+    )  # fmt: skip
+    mine = cli4(["reviews", "mine", "--as", reviewer.user_principal_name, "--json"],
+                input=PASSWORD + "\n")  # fmt: skip
+    assert mine.exit_code == 0, mine.output
+    assert [r["pending_for_me"] for r in json.loads(mine.stdout)] == [1]
+    (item,) = cli4.json(["reviews", "items", review["id"]])
+    decided = cli4(
+        ["reviews", "decide", item["id"], "Deny", "--as", reviewer.user_principal_name,
+         "--reason", "gone"], input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert decided.exit_code == 0 and "Deny (version 1)" in decided.stdout, decided.output
+    again = cli4(
+        ["reviews", "decide", item["id"], "Approve", "--as", reviewer.user_principal_name,
+         "--reason", "x"], input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert again.exit_code == 4 and "decision_conflict" in again.stderr

@@ -107,6 +107,27 @@ def list_cmd(
     _show(rows, json_out)
 
 
+@reviews_app.command("mine")
+def mine_cmd(
+    as_user: Annotated[str, typer.Option("--as", help="The reviewer (asks for their password).")],
+    directory: DirectoryOpt = None,
+    database_url: DatabaseUrl = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Reviews in progress where this user has members to decide."""
+    rt = open_runtime(database_url)
+    who, _ = sign_in_as(rt, as_user, directory, with_code=False)
+    with rt.read(who.actor()) as ctx:
+        rows = [ReviewOut.of(p) for p in reviews.my_reviews(ctx)]
+    if json_out:
+        emit_json([r.model_dump(mode="json") for r in rows])
+        return
+    emit_table(
+        ["ID", "NAME", "ROLE", "ENDS", "TO DECIDE"],
+        [[r.id, r.name, r.role, r.end_at, r.pending_for_me] for r in rows],
+    )
+
+
 @reviews_app.command("items")
 def items_cmd(
     review: ReviewArg,
