@@ -25,6 +25,8 @@ TIME_FIELD = [
     "2026-01-05T09:00:00",  # naive: its zone would be a guess
     "9999-12-31T23:59:59Z",
     "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+    "9999-12-31T23:59:59-12:00",  # after year 9999 in UTC
     "2026-02-30T00:00:00Z",
     "yesterday",
     -1,
@@ -157,6 +159,8 @@ def test_garbage_query_parameters_are_never_a_500(api: Api, route: RouteInfo) ->
         {"limit": "abc"},
         {"limit": "99999999999999999999"},
         {"at": "2026-01-05T09:00:00"},
+        {"at": "0001-01-01T00:00:00+14:00", "since": "0001-01-01T00:00:00+14:00"},
+        {"at": "9999-12-31T23:59:59-12:00", "until": "9999-12-31T23:59:59-12:00"},
         {"since": "2026-01-06T00:00:00Z", "until": "2026-01-05T00:00:00Z"},
         {"cursor": "garbage"},
         {"cursor": "MjAyNnw="},
@@ -188,6 +192,21 @@ def test_nul_characters_are_refused_wherever_they_come(api: Api) -> None:
     assert_problem(surrogate, 422, "unstorable_text")
     emoji = api.post(token, "/roles", {"display_name": "Ops \U0001f680"})
     assert emoji.status_code == 201, emoji.text
+
+
+def test_instants_that_do_not_exist_in_utc_are_refused(api: Api) -> None:
+    world, token = admin_setup(api)
+    member = {"principal_id": str(world.other_user), "role_id": str(world.role)}
+    before_year_one = api.post(
+        token, "/assignments", {**member, "end_at": "0001-01-01T00:00+14:00"}
+    )
+    body = assert_problem(before_year_one, 422, "instant_out_of_range")
+    assert body["field"] == "end_at"
+    path = f"/access/users/{world.other_user}/roles"
+    query = api.get(token, path, params={"at": "9999-12-31T23:59:59-12:00"})
+    assert_problem(query, 422, "invalid_request")
+    edge = api.get(token, path, params={"at": "9999-12-31T23:59:59+00:00"})
+    assert edge.status_code == 200 and edge.json()["at"] == "9999-12-31T23:59:59Z"
 
 
 def test_oversized_bodies_are_413(api: Api) -> None:

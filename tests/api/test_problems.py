@@ -9,9 +9,13 @@ from datetime import timedelta
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from openpim.app import create_app
 from openpim.audit.models import AuditEvent
+from openpim.config import Settings
+from openpim.runtime import Runtime
 from tests.api.helpers import PASSWORD, Api, assert_problem, bearer
 from tests.factories import GLOBAL_READER
 
@@ -30,6 +34,14 @@ def test_health_and_docs_need_no_token(api: Api) -> None:
     assert activation["x-openpim-access"] == "signed-in" and activation["summary"]
     assert activation["security"] == [{"bearer": []}]
     assert api.client.get("/docs").status_code == 200
+
+
+def test_health_says_503_when_the_database_is_gone(runtime: Runtime) -> None:
+    dead = Runtime.from_settings(
+        Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"), runtime.clock
+    )
+    with TestClient(create_app(runtime=dead, start_worker=False)) as client:
+        assert_problem(client.get("/healthz"), 503, "database_unavailable")
 
 
 def test_unknown_routes_and_methods_are_problems(api: Api) -> None:

@@ -40,9 +40,9 @@ def _instant(now: datetime, at: datetime | None) -> datetime:
         return now
     try:
         return ensure_utc(at)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValidationFailed(
-            "at must carry a time zone (e.g. 2026-01-05T09:00:00Z).",
+            "at must be an instant with a time zone (e.g. 2026-01-05T09:00:00Z).",
             code="naive_datetime",
             field="at",
         ) from None

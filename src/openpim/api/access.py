@@ -14,15 +14,15 @@ from datetime import UTC
 from typing import Any
 
 from fastapi import FastAPI, Request
-from pydantic import AwareDatetime
 
 from openpim.access import checks
 from openpim.api.deps import SELF_OR_READER, access, caller_of
+from openpim.api.inputs import UtcDatetime
 from openpim.api.leanroute import LeanRoute
 
 
 async def active_roles(
-    user_id: uuid.UUID, request: Request, at: AwareDatetime | None = None
+    user_id: uuid.UUID, request: Request, at: UtcDatetime | None = None
 ) -> dict[str, Any]:
     role_ids, now = await caller_of(request).fast(
         lambda conn, actor, now: (checks.active_roles_fast(conn, actor, user_id, now, at), now)
@@ -36,7 +36,7 @@ async def active_roles(
 
 
 async def role_active(
-    user_id: uuid.UUID, role_id: uuid.UUID, request: Request, at: AwareDatetime | None = None
+    user_id: uuid.UUID, role_id: uuid.UUID, request: Request, at: UtcDatetime | None = None
 ) -> dict[str, bool]:
     caller = caller_of(request)  # a plain call, not a dependency: one level less to solve
     active = await caller.fast(

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from openpim.api.deps import READER, SIGNED_IN, CallerDep, StrictRoute, access
+from openpim.api.inputs import UtcDatetime
 from openpim.api.scope import directory_of
 from openpim.audit import query
 from openpim.audit.models import AuditEvent
@@ -84,8 +85,8 @@ class VerifyOut(BaseModel):
 
 
 async def audit_filter(
-    since: Annotated[AwareDatetime | None, Query(description="From (inclusive)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="To (exclusive)")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="From (inclusive)")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="To (exclusive)")] = None,
     user_id: Annotated[uuid.UUID | None, Query(description="The user the event is about")] = None,
     role_id: uuid.UUID | None = None,
     action: Annotated[list[str] | None, Query(max_length=64)] = None,

@@ -16,20 +16,17 @@ route table.
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request, Response
-from fastapi.routing import APIRoute
+from fastapi import Depends, Request
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from openpim.access import checks, fastread
-from openpim.api.errors import ApiProblem
+from openpim.api.inputs import StrictRoute, UtcDatetime, find_bad_value
 from openpim.auth import tokens
 from openpim.auth.service import anonymous_actor
 from openpim.kit.context import Actor, Ctx
@@ -203,60 +200,14 @@ async def get_caller(request: Request) -> Caller:
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
-
-# --- request bodies: text the database cannot store is refused up front -----------------------
-
-# NUL (PostgreSQL text cannot hold it) and lone surrogates (not encodable as UTF-8). A JSON
-# escape of a valid pair ("\ud83d\ude00") is decoded into one character and passes.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Re-exported: every routes module takes its building blocks from here.
+__all__ = ["CallerDep", "StrictRoute", "UtcDatetime", "access", "caller_of"]
 
 
-def _find_unstorable(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    if isinstance(value, str):
-        return path if _UNSTORABLE.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if _UNSTORABLE.search(key):
-                return (*path, "<key>")
-            found = _find_unstorable(item, (*path, key))
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _find_unstorable(item, (*path, index))
-            if found is not None:
-                return found
-    return None
+def _find_unstorable(value: Any) -> tuple[str | int, ...] | None:
+    """The path of the first value in a JSON document that no column could hold, or None.
 
-
-class _StrictJSONRequest(Request):
-    async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            body = await self.body()
-            value = json.loads(body)
-            bad = _find_unstorable(value)
-            if bad is not None:
-                field = next((str(p) for p in reversed(bad) if isinstance(p, str)), None)
-                raise ApiProblem(
-                    422,
-                    "unstorable_text",
-                    "Text may not contain NUL characters or unpaired UTF-16 surrogates "
-                    f"(at {'.'.join(str(p) for p in ('body', *bad))}).",
-                    field=field,
-                )
-            self._json = value
-        return self._json
-
-
-class StrictRoute(APIRoute):
-    """Routes with a JSON body parse it with the NUL/surrogate check above."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        if self.body_field is None:
-            return handler
-
-        async def strict_handler(request: Request) -> Response:
-            return await handler(_StrictJSONRequest(request.scope, request.receive))
-
-        return strict_handler
+    Kept under this name for openpim.graph, which checks its bodies the same way.
+    """
+    found = find_bad_value(value)
+    return found[0] if found else None

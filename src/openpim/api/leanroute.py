@@ -30,7 +30,7 @@ class LeanRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = self.endpoint
         assert inspect.iscoroutinefunction(endpoint), "a LeanRoute endpoint must be async"
-        hints = typing.get_type_hints(endpoint)
+        hints = typing.get_type_hints(endpoint, include_extras=True)
         path_names = set(self.param_convertors)
         request_arg: str | None = None
         path_args: list[str] = []

@@ -97,9 +97,9 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
         return None
     try:
         return ensure_utc(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValidationFailed(
-            f"{field} must carry a time zone (e.g. 2026-01-05T09:00:00Z).",
+            f"{field} must be an instant with a time zone (e.g. 2026-01-05T09:00:00Z).",
             code="naive_datetime",
             field=field,
         ) from None
