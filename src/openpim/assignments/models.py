@@ -143,7 +143,8 @@ class Eligibility(UUIDPrimaryKey, _ScheduleColumns, Base):
 class Assignment(UUIDPrimaryKey, _ScheduleColumns, Base):
     __tablename__ = "assignments"
     __table_args__ = (
-        Index("ix_assignments_principal", "principal_id", "start_at"),
+        # Covers the access check (principal, window, role): answered from the index alone.
+        Index("ix_assignments_principal", "principal_id", "start_at", "end_at", "role_id"),
         Index("ix_assignments_role", "directory_id", "role_id"),
         Index("ix_assignments_eligibility", "eligibility_id"),
         Index(
