@@ -39,22 +39,22 @@ AUDIT_COLUMNS = (
 
 # (action, weight per thousand). Names follow the "<area>.<verb>" style of the services.
 _KINDS = (
-    ("auth.sign_in", 280),
-    ("auth.mfa_verified", 140),
-    ("assignment.activate", 160),
-    ("assignment.deactivate", 30),
-    ("assignment.expire", 120),
-    ("assignment.add_eligible", 60),
-    ("assignment.add_active", 20),
-    ("assignment.remove", 20),
-    ("request.approve", 30),
-    ("request.deny", 10),
-    ("policy.update", 5),
-    ("review.decide", 40),
-    ("alert.raise", 5),
-    ("auth.sign_out", 80),
+    ("auth.signed_in", 280),
+    ("auth.step_up", 140),
+    ("activation.activated", 160),
+    ("activation.deactivated", 30),
+    ("activation.expired", 120),
+    ("eligibility.added", 60),
+    ("assignment.added", 20),
+    ("assignment.removed", 20),
+    ("request.approved", 30),
+    ("request.denied", 10),
+    ("policy.updated", 5),
+    ("review.decided", 40),
+    ("alert.raised", 5),
+    ("auth.signed_out", 80),
 )
-_ON_ACTIVATION = frozenset({"assignment.activate", "assignment.deactivate", "assignment.expire"})
+_ON_ACTIVATION = frozenset({"activation.activated", "activation.deactivated", "activation.expired"})
 _SLOTS: list[int] = [i for i, (_, weight) in enumerate(_KINDS) for _ in range(weight)]
 _JUSTIFICATIONS = (
     "Investigating incident",
@@ -65,11 +65,11 @@ _JUSTIFICATIONS = (
     "Onboarding new hires — week 3",
 )
 _DETAILS = {
-    "auth.sign_in": json.dumps({"method": "password"}, sort_keys=True),
-    "auth.mfa_verified": json.dumps({"factor": "totp"}, sort_keys=True),
-    "policy.update": json.dumps({"changed": ["activation_max_seconds"]}, sort_keys=True),
-    "review.decide": json.dumps({"decision": "Approve", "review": "Quarterly"}, sort_keys=True),
-    "alert.raise": json.dumps({"alert": "too_many_global_admins"}, sort_keys=True),
+    "auth.signed_in": json.dumps({"method": "password"}, sort_keys=True),
+    "auth.step_up": json.dumps({"factor": "totp"}, sort_keys=True),
+    "policy.updated": json.dumps({"changed": ["activation_max_seconds"]}, sort_keys=True),
+    "review.decided": json.dumps({"decision": "Approve", "review": "Quarterly"}, sort_keys=True),
+    "alert.raised": json.dumps({"alert": "too_many_global_admins"}, sort_keys=True),
 }
 
 
@@ -163,10 +163,10 @@ def audit_rows(
         role = rlabel = sched = req = just = tnum = tsys = s_at = e_at = client = http = nul
         role_t = rname_t = sched_t = req_t = just_t = tnum_t = tsys_t = s_t = e_t = "null"
         client_t = http_t = "null"
-        if action in ("auth.sign_in", "auth.mfa_verified", "auth.sign_out"):
+        if action in ("auth.signed_in", "auth.step_up", "auth.signed_out"):
             u = int(random_() * n_users)
             actor, actor_t, label, label_t = users[u], user_tok[u], upns[u], upn_tok[u]
-            if action == "auth.sign_in" and random_() < 0.04:
+            if action == "auth.signed_in" and random_() < 0.04:
                 result, result_tok = "failure", fail_tok
         else:
             # Activations and deactivations name an activation; the rest an eligibility.
@@ -174,14 +174,14 @@ def audit_rows(
             u, r, sched, sched_t, s_at, s_t, e_at, e_t = pool[int(random_() * size)]
             role, rlabel, role_t, rname_t = roles[r], rname[r], role_tok[r], rname_tok[r]
             e_at = nul if e_at is None else e_at
-            if action in ("assignment.activate", "assignment.deactivate"):
+            if action in ("activation.activated", "activation.deactivated"):
                 actor, actor_t, label, label_t = users[u], user_tok[u], upns[u], upn_tok[u]
-            elif action in ("assignment.expire", "alert.raise"):
+            elif action in ("activation.expired", "alert.raised"):
                 actor, actor_t, label, label_t = nul, "null", worker, worker_tok
             else:
                 a = admins[int(random_() * len(admins))]
                 actor, actor_t, label, label_t = users[a], user_tok[a], upns[a], upn_tok[a]
-            if action in ("assignment.activate", "request.approve", "request.deny"):
+            if action in ("activation.activated", "request.approved", "request.denied"):
                 req = "%032x" % getrandbits(128)  # noqa: UP031
                 req_t = uuid_token(req)
                 just, just_t = justs[int(random_() * len(justs))]
