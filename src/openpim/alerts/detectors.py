@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 
 from openpim.alerts.definitions import AlertType
-from openpim.alerts.findings import Detector, Finding, iso, live
+from openpim.alerts.findings import Detector, Finding, iso, live, of_type
 from openpim.alerts.member_detectors import (
     stale_accounts,
     too_few_pras,
@@ -159,27 +159,22 @@ def outside_pim(ctx: Ctx, directory_id: uuid.UUID, _t: dict[str, int]) -> list[F
             Assignment.end_at,
             Assignment.request_id,
             r.c.id.label("found_request_id"),
-            User.user_principal_name,
-            RoleDefinition.display_name,
         )
         .outerjoin(r, r.c.id == Assignment.request_id)
-        .join(User, User.id == Assignment.principal_id)
-        .join(RoleDefinition, RoleDefinition.id == Assignment.role_id)
         .where(
             Assignment.directory_id == directory_id,
             live(Assignment, now),
             not_(_made_by_pim(Assignment, r.c)),
         )
     )
-    rows = ctx.session.execute(stmt).all()
+    # Core execution on the connection (no ORM layer); names are added for stored items only.
+    rows = ctx.session.connection().execute(stmt).all()
     blessed = bootstrap_assignment_id(ctx) if rows else None
     return [
         Finding(
             key=str(row.id),
             user_id=row.principal_id,
-            user_label=row.user_principal_name,
             role_id=row.role_id,
-            role_label=row.display_name,
             member_type=MemberType.ACTIVE,
             schedule_id=row.id,
             onset_at=row.created_at,
@@ -208,7 +203,7 @@ def too_frequent_activation(
         )
         .where(
             Assignment.directory_id == directory_id,
-            Assignment.assignment_type == AssignmentType.ACTIVATED,
+            of_type(AssignmentType.ACTIVATED),
             Assignment.start_at > since,
             Assignment.start_at <= now,
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from openpim.alerts.definitions import AlertType, FixAction, definition, effective_thresholds
 from openpim.alerts.detectors import DETECTORS, Finding
+from openpim.alerts.findings import fill_labels
 from openpim.alerts.models import AlertIncident, IncidentStatus
 from openpim.alerts.scanning import ScanOutcome, locked_configs, sync_alert
 from openpim.alerts.service import REASON_MAX, _incident
@@ -132,14 +133,15 @@ def fix(
             field="justification",
         )
     thresholds = effective_thresholds(alert, config.thresholds)
-    current = {f.key: f for f in DETECTORS[alert.type](ctx, directory_id, thresholds)}
-    missing = [k for k in keys if k not in current]
+    found = {f.key: f for f in DETECTORS[alert.type](ctx, directory_id, thresholds)}
+    missing = [k for k in keys if k not in found]
     if missing:
         raise NotFound(
             f"Not affected by this alert now (already fixed?): {', '.join(missing[:5])}.",
             code="item_not_affected",
             extra={"items": ",".join(missing[:20])},
         )
+    current = {f.key: f for f in fill_labels(ctx, [found[k] for k in keys])}
     for key in keys:
         _apply(ctx, directory_id, chosen, current[key], why)
     record_many(

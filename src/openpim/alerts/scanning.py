@@ -36,6 +36,7 @@ from openpim.alerts.definitions import (
     effective_thresholds,
 )
 from openpim.alerts.detectors import DETECTORS, Finding
+from openpim.alerts.findings import fill_labels, gc_paused
 from openpim.alerts.models import AlertConfig, AlertIncident, AlertIncidentItem, IncidentStatus
 from openpim.audit.writer import AuditEntry, record
 from openpim.kit.context import Ctx
@@ -141,7 +142,7 @@ def _listed(findings: Sequence[Finding]) -> list[Finding]:
 
 
 def _sync_items(ctx: Ctx, incident: AlertIncident, findings: Sequence[Finding]) -> None:
-    wanted = {f.key: f for f in _listed(findings)}
+    wanted = {f.key: f for f in fill_labels(ctx, _listed(findings))}
     existing = {
         item.item_key: item
         for item in ctx.session.scalars(
@@ -228,7 +229,7 @@ def _raise(
     _sync_items(ctx, incident, findings)
     _audit_incident(ctx, "alert.raised", incident)
     if alert.severity == Severity.HIGH:
-        sample = _listed(findings)[:20]
+        sample = fill_labels(ctx, _listed(findings)[:20])
         enqueue(
             ctx,
             "alert.raised",
@@ -259,7 +260,8 @@ def sync_alert(ctx: Ctx, directory_id: uuid.UUID, config: AlertConfig) -> ScanOu
     """Run one alert's detector and bring its incidents in line with the findings."""
     alert = DEFINITIONS[AlertType(config.alert_type)]
     thresholds = effective_thresholds(alert, config.thresholds)
-    findings = DETECTORS[alert.type](ctx, directory_id, thresholds)
+    with gc_paused():
+        findings = DETECTORS[alert.type](ctx, directory_id, thresholds)
     config.last_scanned_at = ctx.now
     current = open_incident(ctx, directory_id, alert.type.value)
     if not findings:

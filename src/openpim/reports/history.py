@@ -22,6 +22,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Select, Table, and_, or_, select
 from sqlalchemy.orm import aliased
 
+from openpim.alerts.findings import of_type
 from openpim.assignments.models import Assignment, AssignmentType, RoleRequest
 from openpim.audit.models import AuditEvent
 from openpim.directory.models import User
@@ -113,7 +114,7 @@ def activation_statement(directory_id: uuid.UUID, flt: ReportFilter) -> Select[A
     approver = aliased(User)
     conditions: list[ColumnElement[bool]] = [
         a.directory_id == directory_id,
-        a.assignment_type == AssignmentType.ACTIVATED,
+        of_type(AssignmentType.ACTIVATED),
     ]
     if flt.since is not None:
         conditions.append(a.start_at >= flt.since)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from openpim.alerts.findings import of_type
 from openpim.assignments.models import Assignment, AssignmentType, Eligibility
 from openpim.kit.errors import ValidationFailed
 from openpim.roles.models import RoleDefinition
@@ -83,7 +84,7 @@ def _activation_filter(
 ) -> list[ColumnElement[bool]]:
     conditions = [
         Assignment.directory_id == directory_id,
-        Assignment.assignment_type == AssignmentType.ACTIVATED,
+        of_type(AssignmentType.ACTIVATED),
         Assignment.start_at >= since,
         Assignment.start_at < until,
     ]
@@ -105,7 +106,7 @@ def _members_at(
             model.directory_id == directory_id, _live_at(model, instant)
         )
         if model is Assignment:
-            stmt = stmt.where(Assignment.assignment_type == AssignmentType.ASSIGNED)
+            stmt = stmt.where(of_type(AssignmentType.ASSIGNED))
         if role_id is not None:
             stmt = stmt.where(model.role_id == role_id)
         for rid, n in session.execute(stmt.group_by(model.role_id)):
@@ -129,7 +130,7 @@ def _curve(
         or_(model.end_at.is_(None), model.end_at > since),
     )
     if model is Assignment:
-        stmt = stmt.where(Assignment.assignment_type == AssignmentType.ASSIGNED)
+        stmt = stmt.where(of_type(AssignmentType.ASSIGNED))
     if role_id is not None:
         stmt = stmt.where(model.role_id == role_id)
     starts: list[datetime] = []

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, or_, select, update
 
+from openpim.alerts.findings import of_type
 from openpim.assignments.models import Assignment, AssignmentType, Eligibility, MemberType
 from openpim.directory.models import User
 from openpim.kit.context import Ctx
@@ -51,7 +52,7 @@ def _members(ctx: Ctx, review: AccessReview) -> dict[tuple[uuid.UUID, str], Any]
             )
         )
         if model is Assignment:
-            stmt = stmt.where(Assignment.assignment_type == AssignmentType.ASSIGNED)
+            stmt = stmt.where(of_type(AssignmentType.ASSIGNED))
         for row in ctx.session.execute(stmt):
             key = (row.principal_id, member_type)
             kept = chosen.get(key)
@@ -68,7 +69,7 @@ def _last_activations(ctx: Ctx, review: AccessReview) -> dict[uuid.UUID, datetim
         .where(
             Assignment.directory_id == review.directory_id,
             Assignment.role_id == review.role_id,
-            Assignment.assignment_type == AssignmentType.ACTIVATED,
+            of_type(AssignmentType.ACTIVATED),
             Assignment.start_at <= ctx.now,
         )
         .group_by(Assignment.principal_id)
