@@ -15,7 +15,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from openpim.api import access, audit, auth, directory, errors, health, membership, pim, requests
+from openpim.api import (
+    access,
+    alerts,
+    audit,
+    auth,
+    directory,
+    errors,
+    health,
+    membership,
+    notifications,
+    pim,
+    reports,
+    requests,
+    reviews,
+)
 from openpim.api import roles as roles_api
 from openpim.api.deps import API_PREFIX, MAX_BODY_SIZE, PUBLIC_PATHS
 from openpim.api.middleware import RequestContextMiddleware
@@ -101,7 +115,19 @@ def create_app(
     # Routes match in order: the access check, the hot path, is tried first.
     access.install(app, API_PREFIX)
     app.include_router(health.router)
-    for module in (auth, directory, pim, roles_api, membership, requests, audit):
+    for module in (
+        auth,
+        directory,
+        pim,
+        roles_api,
+        membership,
+        requests,
+        audit,
+        alerts,
+        reviews,
+        reports,
+        notifications,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     install_web(app)
     app.include_router(graph_router)

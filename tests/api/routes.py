@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from openpim.api.deps import ACCESS_KEY, API_PREFIX
+from openpim.api.deps import ACCESS_KEY, API_PREFIX, SELF_OR_READER
 from openpim.app import create_app
 from openpim.config import Settings
 from tests.api.helpers import PASSWORD
@@ -73,6 +73,9 @@ class World:
     request: uuid.UUID
     domain: str
     token: uuid.UUID
+    review: uuid.UUID
+    review_item: uuid.UUID
+    incident: uuid.UUID
 
 
 def _bodies(w: World) -> dict[str, Any]:
@@ -111,7 +114,33 @@ def _bodies(w: World) -> dict[str, Any]:
         "POST /api/v1/requests/{request_id}/approve": {"justification": "ok"},
         "POST /api/v1/requests/{request_id}/deny": {"justification": "no"},
         "POST /api/v1/requests/{request_id}/cancel": {"justification": "x"},
+        # alerts, access reviews, notifications
+        "POST /api/v1/alerts/incidents/{incident_id}/dismiss": {"reason": "known"},
+        "POST /api/v1/alerts/incidents/{incident_id}/fix": {"action": "require_mfa", "items": []},
+        "PATCH /api/v1/alerts/{alert_type}": {"enabled": False},
+        "POST /api/v1/access-reviews": {
+            "name": "Q1",
+            "role_ids": [str(w.role)],
+            "reviewer_ids": [str(w.other_user)],
+            "duration": "P7D",
+        },
+        "POST /api/v1/access-reviews/items/{item_id}/decision": {"decision": "Approve"},
+        "PUT /api/v1/notifications/email": {
+            "host": "smtp.example",
+            "port": 587,
+            "from_address": "pim@x.example",
+        },
+        "POST /api/v1/notifications/webhooks": {"name": "hook", "url": "https://h.example/x"},
+        "PATCH /api/v1/notifications/webhooks/{webhook_id}": {"enabled": False},
+        "POST /api/v1/notifications/test": {"email": "a@x.example"},
     }
+
+
+def sample_query(route: RouteInfo, world: World) -> dict[str, str]:
+    """Routes that show the caller their own data unless asked about someone else: ask."""
+    if route.method == "GET" and route.level == SELF_OR_READER and "{" not in route.path:
+        return {"user_id": str(world.other_user)}
+    return {}
 
 
 def sample_body(route: RouteInfo, world: World) -> Any:
@@ -123,20 +152,28 @@ def sample_body(route: RouteInfo, world: World) -> Any:
 
 
 _PARAM = re.compile(r"\{(\w+)\}")
+UNHELD_IDS = ("delivery_id", "event_id", "webhook_id")
 
 
-def concrete_path(route: RouteInfo, world: World) -> str:
+def concrete_path(route: RouteInfo, world: World, *, ids: str | None = None) -> str:
+    """The route's path with the world's values, or with `ids` for every id parameter."""
     values = {
         "user_id": str(world.other_user),
         "role_id": str(world.custom_role),
         "request_id": str(world.request),
         "token_id": str(world.token),
         "domain": world.domain,
+        "alert_type": "too_many_global_admins",
+        "review_id": str(world.review),
+        "item_id": str(world.review_item),
+        "incident_id": str(world.incident),
+        # Ids nothing holds: their services authorise before they look.
+        **{name: str(world.token) for name in UNHELD_IDS},
     }
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         assert name in values, f"no sample value for path parameter {{{name}}}"
-        return values[name]
+        return ids if (ids is not None and name.endswith("_id")) else values[name]
 
     return _PARAM.sub(fill, route.path)

@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
-from openpim.api.deps import READER, SELF_OR_READER, CallerDep, StrictRoute, access
+from openpim.api.deps import READER, SELF_OR_READER, CallerDep, StrictRoute, UtcDatetime, access
 from openpim.api.scope import directory_of
 from openpim.reports import service as reports
 from openpim.reports.history import ReportFilter
@@ -28,8 +28,8 @@ _MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
 async def report_filter(
-    since: Annotated[AwareDatetime | None, Query(description="From (inclusive)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="To (exclusive)")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="From (inclusive)")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="To (exclusive)")] = None,
     role_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
 ) -> ReportFilter:
@@ -157,8 +157,8 @@ def changes_export(caller: CallerDep, flt: FilterDep, format: Format = "csv") ->
 )
 def statistics(
     caller: CallerDep,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: UtcDatetime | None = None,
+    until: UtcDatetime | None = None,
     role_id: uuid.UUID | None = None,
 ) -> StatisticsOut:
     with caller.read() as ctx:
@@ -176,8 +176,8 @@ def statistics(
 )
 def statistics_export(
     caller: CallerDep,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: UtcDatetime | None = None,
+    until: UtcDatetime | None = None,
     role_id: uuid.UUID | None = None,
     part: Literal["days", "roles"] = "days",
     format: Format = "csv",

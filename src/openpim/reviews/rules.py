@@ -203,7 +203,12 @@ def check_spec(spec: ReviewSpec, now: datetime) -> CheckedSpec:
         end, field_name = _aware(spec.end_at, "end_at"), "end_at"
     else:
         assert spec.duration is not None
-        end, field_name = start + spec.duration, "duration"
+        try:
+            end, field_name = start + spec.duration, "duration"
+        except OverflowError:  # P999999999D and the like: no calendar has room for its end
+            raise ValidationFailed(
+                "A review lasts from 1 to 365 days.", code="invalid_duration", field="duration"
+            ) from None
     if not MIN_DURATION <= end - start <= MAX_DURATION:
         raise ValidationFailed(
             "A review lasts from 1 to 365 days.", code="invalid_duration", field=field_name
