@@ -147,6 +147,22 @@ class Assignment(UUIDPrimaryKey, _ScheduleColumns, Base):
         Index("ix_assignments_principal", "principal_id", "start_at", "end_at", "role_id"),
         Index("ix_assignments_role", "directory_id", "role_id"),
         Index("ix_assignments_eligibility", "eligibility_id"),
+        # Activation history and alert scans read activations by time, and assigned
+        # (permanent or time-bound) members by role.
+        Index(
+            "ix_assignments_activated_time",
+            "directory_id",
+            "start_at",
+            sqlite_where=text("assignment_type = 'Activated'"),
+            postgresql_where=text("assignment_type = 'Activated'"),
+        ),
+        Index(
+            "ix_assignments_assigned_role",
+            "directory_id",
+            "role_id",
+            sqlite_where=text("assignment_type = 'Assigned'"),
+            postgresql_where=text("assignment_type = 'Assigned'"),
+        ),
         Index(
             "ix_assignments_end_pending",
             "end_at",
