@@ -47,4 +47,8 @@ async def unknown_address(request: Request) -> Response:
     return error_response(request, err)
 
 
-router.add_route("/{rest:path}", unknown_address, methods=_METHODS, include_in_schema=False)
+# add_route does not apply the router's own prefix (only add_api_route does): without it here the
+# fallback would answer every unknown address of the whole app, /api/v1 included.
+router.add_route(
+    f"{PREFIX}/{{rest:path}}", unknown_address, methods=_METHODS, include_in_schema=False
+)
