@@ -12,8 +12,12 @@ import typer
 # Every model first: module-level Core statements (access.service) take their parameter types
 # from foreign-key columns, which stay untyped until the referenced table is imported.
 import openpim.db.models  # noqa: F401
+from openpim.alerts.cli import alerts_app
 from openpim.cli import acting, audit, membership, people, system
 from openpim.cli.common import EXIT_CODES_HELP, ErrorMappingGroup, make_runtime
+from openpim.notifications.cli import notifications_app
+from openpim.reports.cli import reports_app
+from openpim.reviews.cli import reviews_app
 
 __all__ = ["app", "main", "make_runtime"]
 
@@ -46,6 +50,10 @@ app.command()(acting.deactivate)
 app.add_typer(acting.requests_app, name="requests")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(system.dev_app, name="dev")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(reviews_app, name="reviews")
+app.add_typer(reports_app, name="reports")
+app.add_typer(notifications_app, name="notifications")
 
 
 def main() -> None:

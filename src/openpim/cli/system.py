@@ -127,7 +127,8 @@ def worker(
     database_url: DatabaseUrl = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Run the scheduler loop (expiry records, request time-outs) until SIGINT or SIGTERM."""
+    """Run the background loops (expiry records, request time-outs, notification delivery,
+    alert scans, access reviews) until SIGINT or SIGTERM."""
     from openpim.worker import Worker
 
     rt = open_runtime(database_url)
@@ -152,7 +153,9 @@ def worker(
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    loop.run_forever(stop)
+    from openpim import background
+
+    background.start(rt).wait(stop)
 
 
 def bootstrap(
