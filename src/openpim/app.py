@@ -9,7 +9,6 @@ this process and is stopped on shutdown.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -72,23 +71,16 @@ def create_app(
         active = runtime or Runtime.from_settings(settings, clock)
         app.state.runtime = active
         run_worker = settings.run_worker_in_server if start_worker is None else start_worker
-        worker: tuple[threading.Thread, threading.Event] | None = None
+        loops = None
         if run_worker:
-            from openpim.worker import start_in_thread
+            from openpim import background
 
-            worker = start_in_thread(active)
-            log.info("worker thread started")
+            loops = background.start(active)
         try:
             yield
         finally:
-            if worker is not None:
-                thread, stop = worker
-                stop.set()
-                thread.join(WORKER_STOP_TIMEOUT_SECONDS)
-                if thread.is_alive():
-                    log.warning(
-                        "worker thread did not stop within %ss", WORKER_STOP_TIMEOUT_SECONDS
-                    )
+            if loops is not None:
+                loops.stop(WORKER_STOP_TIMEOUT_SECONDS)
             if owns_runtime:
                 active.db.dispose()
 
