@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:04:09.486891
+Create Date: 2026-11-26 15:27:04.246116
 """
 
 from collections.abc import Sequence
@@ -752,6 +752,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assignments")),
     )
     with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_assignments_activated_time",
+            ["directory_id", "start_at"],
+            unique=False,
+            sqlite_where=sa.text("assignment_type = 'Activated'"),
+            postgresql_where=sa.text("assignment_type = 'Activated'"),
+        )
+        batch_op.create_index(
+            "ix_assignments_assigned_role",
+            ["directory_id", "role_id"],
+            unique=False,
+            sqlite_where=sa.text("assignment_type = 'Assigned'"),
+            postgresql_where=sa.text("assignment_type = 'Assigned'"),
+        )
         batch_op.create_index("ix_assignments_eligibility", ["eligibility_id"], unique=False)
         batch_op.create_index(
             "ix_assignments_end_pending",
@@ -761,7 +775,9 @@ def upgrade() -> None:
             postgresql_where=sa.text("end_recorded_at IS NULL AND end_at IS NOT NULL"),
         )
         batch_op.create_index(
-            "ix_assignments_principal", ["principal_id", "start_at"], unique=False
+            "ix_assignments_principal",
+            ["principal_id", "start_at", "end_at", "role_id"],
+            unique=False,
         )
         batch_op.create_index("ix_assignments_role", ["directory_id", "role_id"], unique=False)
 
@@ -779,6 +795,16 @@ def downgrade() -> None:
             postgresql_where=sa.text("end_recorded_at IS NULL AND end_at IS NOT NULL"),
         )
         batch_op.drop_index("ix_assignments_eligibility")
+        batch_op.drop_index(
+            "ix_assignments_assigned_role",
+            sqlite_where=sa.text("assignment_type = 'Assigned'"),
+            postgresql_where=sa.text("assignment_type = 'Assigned'"),
+        )
+        batch_op.drop_index(
+            "ix_assignments_activated_time",
+            sqlite_where=sa.text("assignment_type = 'Activated'"),
+            postgresql_where=sa.text("assignment_type = 'Activated'"),
+        )
 
     op.drop_table("assignments")
     with op.batch_alter_table("eligibilities", schema=None) as batch_op:
