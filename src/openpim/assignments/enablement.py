@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal_column, or_, select
 
 from openpim.access.service import is_active
-from openpim.assignments.models import Assignment, AssignmentType, Eligibility, MemberType
+from openpim.assignments.models import Assignment, Eligibility, MemberType
 from openpim.assignments.operations.admin import assign_unchecked
 from openpim.assignments.operations.convert import make_eligible
 from openpim.assignments.queries import current_or_future, is_assigned, load_directory
@@ -80,6 +80,11 @@ def enable_pim(ctx: Ctx, directory_id: uuid.UUID) -> None:
     )
 
 
+WIZARD_MEMBERS_PER_ROLE = 50
+# Inline literal, not a bind: lets the planner use the partial index on assigned rows.
+_ASSIGNED = Assignment.assignment_type == literal_column("'Assigned'")
+
+
 @dataclass(frozen=True)
 class WizardRole:
     role_id: uuid.UUID
@@ -102,11 +107,7 @@ def wizard_overview(ctx: Ctx, directory_id: uuid.UUID) -> list[WizardRole]:
     permanent = dict(
         ctx.session.execute(
             select(Assignment.role_id, func.count(func.distinct(Assignment.principal_id)))
-            .where(
-                Assignment.directory_id == directory_id,
-                Assignment.assignment_type == AssignmentType.ASSIGNED,
-                live_a,
-            )
+            .where(Assignment.directory_id == directory_id, _ASSIGNED, live_a)
             .group_by(Assignment.role_id)
         ).all()
     )
@@ -118,15 +119,23 @@ def wizard_overview(ctx: Ctx, directory_id: uuid.UUID) -> list[WizardRole]:
         ).all()
     )
     members: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
-    rows = ctx.session.execute(
-        select(Assignment.role_id, User.id, User.user_principal_name)
+    # The first WIZARD_MEMBERS_PER_ROLE permanent members of each role, by name: the wizard
+    # shows a page of them, and loading thousands per role made it slow on big directories.
+    rank = (
+        func.row_number()
+        .over(partition_by=Assignment.role_id, order_by=User.user_principal_name)
+        .label("rank")
+    )
+    ranked = (
+        select(Assignment.role_id, User.id.label("user_id"), User.user_principal_name, rank)
         .join(User, User.id == Assignment.principal_id)
-        .where(
-            Assignment.directory_id == directory_id,
-            Assignment.assignment_type == AssignmentType.ASSIGNED,
-            live_a,
-        )
-        .order_by(User.user_principal_name)
+        .where(Assignment.directory_id == directory_id, _ASSIGNED, live_a)
+        .subquery()
+    )
+    rows = ctx.session.execute(
+        select(ranked.c.role_id, ranked.c.user_id, ranked.c.user_principal_name)
+        .where(ranked.c.rank <= WIZARD_MEMBERS_PER_ROLE)
+        .order_by(ranked.c.user_principal_name)
     )
     for role_id, user_id, upn in rows:
         members.setdefault(role_id, []).append((user_id, upn))
