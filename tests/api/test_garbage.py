@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -217,3 +218,16 @@ def test_oversized_bodies_are_413(api: Api) -> None:
         content=big,
     )
     assert_problem(response, 413, "content_too_large")
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"display_name": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    chunked = api.client.post(
+        "/api/v1/roles",
+        headers={**bearer(token), "Content-Type": "application/json"},
+        content=chunks(),
+    )
+    assert_problem(chunked, 413, "content_too_large")

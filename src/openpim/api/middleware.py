@@ -7,8 +7,8 @@ access-check hot path, so it only looks at the headers it needs and wraps `send`
   our logs and audit rows), anything else is replaced by a fresh id; the response echoes it.
 - Deny by default: under the API prefix a request without an Authorization header is refused
   with 401 before routing, whatever the route declares (the routes check the token itself).
-- Bodies over the size limit (by Content-Length) and URLs carrying NUL bytes are refused here;
-  no service is written to expect them.
+- Bodies over the size limit (by Content-Length up front, or while a chunked body streams in)
+  and URLs carrying NUL bytes are refused here; no service is written to expect them.
 - An exception nobody handled becomes a problem+json 500 carrying the request id, logged with
   its traceback; the client never sees the traceback.
 """
@@ -22,7 +22,7 @@ import uuid
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openpim.api.errors import internal_error_response, problem
+from openpim.api.errors import ApiProblem, internal_error_response, problem
 
 log = logging.getLogger("openpim.api")
 
@@ -79,6 +79,8 @@ class RequestContextMiddleware:
         if refusal is not None:
             await refusal(scope, receive, send_with_id)
             return
+        if scope.get("method") not in ("GET", "HEAD"):
+            receive = self._limited(receive)
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -91,6 +93,27 @@ class RequestContextMiddleware:
             if started:
                 raise  # the response is half sent: the server can only drop the connection
             await internal_error_response(request_id)(scope, receive, send_with_id)
+
+    def _limited(self, receive: Receive) -> Receive:
+        """`receive` that refuses a body growing past the limit (chunked, no Content-Length)."""
+        received = 0
+        limit = self.max_body_size
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # An HTTPException: FastAPI lets it through its body reading untouched.
+                    raise ApiProblem(
+                        413,
+                        "content_too_large",
+                        f"The request body may be at most {limit} bytes.",
+                    )
+            return message
+
+        return limited
 
     def _refusal(
         self, scope: Scope, request_id: str, content_length: int, has_authorization: bool
