@@ -26,3 +26,16 @@ def test_audit_events_chain(env: Env) -> None:
         second = record(ctx, AuditEntry(action="test.two"))
     assert second.seq == first.seq + 1
     assert second.prev_hash == first.hash
+
+
+def test_a_missing_secret_key_is_generated_once_and_shared(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from openpim.config import Settings, with_secret_key
+
+    path = tmp_path / "secret"
+    first = with_secret_key(Settings(secret_key="", secret_key_file=str(path)))  # type: ignore[arg-type]
+    second = with_secret_key(Settings(secret_key="", secret_key_file=str(path)))  # type: ignore[arg-type]
+    key = first.secret_key.get_secret_value()
+    assert len(key) >= 48 and key == second.secret_key.get_secret_value()
+    assert path.stat().st_mode & 0o077 == 0
+    configured = with_secret_key(Settings(secret_key="set", secret_key_file=str(path)))  # type: ignore[arg-type]
+    assert configured.secret_key.get_secret_value() == "set"

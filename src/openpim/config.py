@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,7 +21,7 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr = Field(
         default=SecretStr(""),
-        description="Server secret (HMAC of session CSRF tokens, webhook signing). Set in production.",
+        description="Server secret (CSRF tokens, encrypted channel secrets). Set in production.",
     )
     base_url: str = Field(default="http://127.0.0.1:8000", description="Public URL of the portal")
     run_worker_in_server: bool = Field(
@@ -40,6 +43,29 @@ class Settings(BaseSettings):
         default=None, description="Keep audit events this many days; empty keeps everything"
     )
     log_level: str = Field(default="INFO")
+    secret_key_file: str = Field(
+        default=".openpim-secret",
+        description="Where a generated secret key is kept when OPENPIM_SECRET_KEY is not set",
+    )
+
+
+def with_secret_key(settings: Settings) -> Settings:
+    """Settings with a usable secret key.
+
+    An empty key would make CSRF tokens forgeable and channel secrets unencryptable, so when
+    none is configured one is generated once and kept in `secret_key_file` (mode 0600), shared
+    by every process started from the same directory. Several hosts must set
+    OPENPIM_SECRET_KEY to one value.
+    """
+    if settings.secret_key.get_secret_value():
+        return settings
+    path = Path(settings.secret_key_file)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    key = path.read_text().strip()
+    return settings.model_copy(update={"secret_key": SecretStr(key)})
 
 
 @lru_cache(maxsize=1)

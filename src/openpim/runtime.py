@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from openpim.config import Settings
+from openpim.config import Settings, with_secret_key
 from openpim.db.session import Database, open_database
 from openpim.kit.clock import Clock, SystemClock
 from openpim.kit.context import Actor, Ctx
@@ -27,6 +27,7 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
+        settings = with_secret_key(settings)
         return cls(
             settings=settings, db=open_database(settings.database_url), clock=clock or SystemClock()
         )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:27:04.246116
+Create Date: 2026-11-26 15:33:10.147442
 """
 
 from collections.abc import Sequence
@@ -703,7 +703,9 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_eligibilities_principal_role", ["principal_id", "role_id", "start_at"], unique=False
         )
-        batch_op.create_index("ix_eligibilities_role", ["directory_id", "role_id"], unique=False)
+        batch_op.create_index(
+            "ix_eligibilities_role", ["directory_id", "role_id", "end_at"], unique=False
+        )
 
     op.create_table(
         "assignments",
@@ -779,7 +781,9 @@ def upgrade() -> None:
             ["principal_id", "start_at", "end_at", "role_id"],
             unique=False,
         )
-        batch_op.create_index("ix_assignments_role", ["directory_id", "role_id"], unique=False)
+        batch_op.create_index(
+            "ix_assignments_role", ["directory_id", "role_id", "end_at"], unique=False
+        )
 
     # ### end Alembic commands ###
 
