@@ -70,8 +70,8 @@ def test_admin_assignment_lifecycle(api: Api) -> None:
     assert api.post(token, "/assignments/extend", {**pair, "end_at": later}).status_code == 200
     assert api.post(token, "/assignments/make-permanent", pair).status_code == 200
     roles = api.get(token, f"/users/{member.id}/roles").json()["value"]
-    # "Permanent" in PIM's words: an active assignment (it keeps the eligibility's end).
-    assert [(r["member_type"], r["end_at"]) for r in roles] == [("Active", "2026-03-06T09:00:00Z")]
+    # Make permanent: always active, no end.
+    assert [(r["member_type"], r["end_at"]) for r in roles] == [("Active", None)]
     assert api.post(token, "/assignments/make-eligible", pair).status_code == 200
     removed = api.post(token, "/assignments/remove", {**pair, "member_type": "Eligible"})
     assert removed.status_code == 200, removed.text

@@ -18,7 +18,7 @@ from openpim.assignments.models import (
 from openpim.audit.models import AuditEvent
 from openpim.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tests.assignments.helpers import activate, assign
-from tests.factories import GA, PASSWORD_ADMIN, PRA, SECURITY_READER, Env
+from tests.factories import GA, HELPDESK_ADMIN, PASSWORD_ADMIN, PRA, SECURITY_READER, Env
 
 
 def _roles(env: Env, user_id, at=None):  # type: ignore[no-untyped-def]
@@ -290,3 +290,38 @@ def test_readers_see_members_but_others_only_themselves(env: Env) -> None:
         service.user_roles(ctx, directory.id, bob.id)
     with pytest.raises(Forbidden), env.ctx(carol) as ctx:
         service.members(ctx, directory.id)
+
+
+def test_make_permanent_has_no_end_and_respects_the_policy(env: Env) -> None:
+    from tests.assignments.test_activate import _set_policy
+
+    directory, admin = env.pim_directory()
+    bob = env.user(directory, "bob")
+    assign(env, admin, bob, PASSWORD_ADMIN, end_at=env.now + timedelta(days=30))
+    with env.ctx(admin) as ctx:
+        service.make_permanent(
+            ctx, directory_id=directory.id, principal_id=bob.id, role_id=PASSWORD_ADMIN
+        )
+    assert _roles(env, bob.id, env.now + timedelta(days=3650)) == {PASSWORD_ADMIN}
+    carol = env.user(directory, "carol")
+    _set_policy(env, directory.id, HELPDESK_ADMIN, active_allow_permanent=False)
+    assign(env, admin, carol, HELPDESK_ADMIN)
+    with pytest.raises(ValidationFailed) as err, env.ctx(admin) as ctx:
+        service.make_permanent(
+            ctx, directory_id=directory.id, principal_id=carol.id, role_id=HELPDESK_ADMIN
+        )
+    assert err.value.code == "permanent_not_allowed"
+
+
+def test_activation_body_takes_only_iso_durations() -> None:
+    import uuid
+
+    from pydantic import ValidationError
+
+    from openpim.assignments.schemas import ActivateIn
+
+    role = uuid.uuid4()
+    assert ActivateIn(role_id=role, duration="PT1H").duration == timedelta(hours=1)  # type: ignore[arg-type]
+    for bad in (3600, "3600", "1 hour", True):
+        with pytest.raises(ValidationError):
+            ActivateIn(role_id=role, duration=bad)  # type: ignore[arg-type]

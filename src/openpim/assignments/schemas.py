@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from openpim.assignments.models import MemberType
+from openpim.kit.durations import parse_duration
+from openpim.kit.errors import ValidationFailed
 
 
 class ScheduleOut(BaseModel):
@@ -63,6 +65,21 @@ class StrictBody(BaseModel):
 class ActivateIn(StrictBody):
     role_id: uuid.UUID
     duration: timedelta = Field(description="ISO-8601, e.g. PT1H")
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _iso_duration_only(cls, value: object) -> object:
+        # A bare number's unit is a guess (seconds? minutes?): only ISO-8601 text is taken.
+        if isinstance(value, str):
+            try:
+                return parse_duration(value)
+            except ValidationFailed:
+                # Not the parser's message: it quotes the input, and errors never echo input.
+                raise ValueError("duration must be an ISO-8601 duration such as PT1H") from None
+        if isinstance(value, timedelta):
+            return value
+        raise ValueError("duration must be an ISO-8601 duration such as PT1H")
+
     start_at: AwareDatetime | None = None
     justification: str | None = Field(default=None, max_length=500)
     ticket_number: str | None = Field(default=None, max_length=200)

@@ -36,6 +36,7 @@ from openpim.assignments.queries import (
 from openpim.auth.permissions import require_manage
 from openpim.kit.context import Ctx
 from openpim.kit.errors import Conflict, NotFound
+from openpim.policies.service import get_role_settings
 
 
 def make_permanent(
@@ -46,7 +47,7 @@ def make_permanent(
     role_id: uuid.UUID,
     justification: str | None = None,
 ) -> RoleRequest:
-    """Turn a current eligibility into an active assignment with the same end."""
+    """Turn a current eligibility into a permanent active assignment (no end)."""
     require_manage(ctx, directory_id)
     load_directory(ctx, directory_id)
     load_user(ctx, directory_id, principal_id)
@@ -66,6 +67,12 @@ def make_permanent(
         raise Conflict(
             "The user already has an active assignment of this role.", code="role_assignment_exists"
         )
+    start = max(eligibility.start_at, ctx.now)
+    # Permanent means always active, with no end; a role whose settings forbid permanent
+    # active assignments refuses it (the admin can assign a time-bound one instead).
+    guards.require_assignment_policy(
+        get_role_settings(ctx, directory_id, role_id), MemberType.ACTIVE, start, None
+    )
     request = new_request(
         ctx,
         directory_id=directory_id,
@@ -74,8 +81,8 @@ def make_permanent(
         principal_id=principal_id,
         role_id=role_id,
         status=RequestStatus.PROVISIONED,
-        start_at=max(eligibility.start_at, ctx.now),
-        end_at=eligibility.end_at,
+        start_at=start,
+        end_at=None,
         justification=guards.clean_text(justification, "justification") or "make permanent",
         target_schedule_id=eligibility.id,
     )
