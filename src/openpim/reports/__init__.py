@@ -1,0 +1,1 @@
+"""History and reports: activation history, assignment changes, statistics, exports."""
