@@ -8,6 +8,7 @@ PendingAdminDecision, answered 202).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -18,6 +19,7 @@ from openpim.api.deps import (
     READER,
     SELF_OR_READER,
     SIGNED_IN,
+    Caller,
     CallerDep,
     StrictRoute,
     access,
@@ -62,6 +64,19 @@ def _answer(
         status.HTTP_202_ACCEPTED if request.status in PENDING_STATUSES else created
     )
     return RequestOut.model_validate(request)
+
+
+def _change(
+    caller: Caller,
+    response: Response,
+    operation: Callable[..., RoleRequest],
+    body: StrictBody,
+    created: int = status.HTTP_200_OK,
+) -> RequestOut:
+    # Every body's fields are named as the operation's keywords, so one call serves all routes.
+    with caller.unit() as ctx:
+        request = operation(ctx, directory_id=directory_of(ctx), **dict(body))
+        return _answer(request, response, created)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -137,19 +152,7 @@ def user_roles(user_id: uuid.UUID, caller: CallerDep) -> ScheduleListOut:
     openapi_extra=access(SIGNED_IN),
 )
 def activate(body: ActivateIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.self_activate(
-            ctx,
-            directory_id=directory_of(ctx),
-            role_id=body.role_id,
-            duration=body.duration,
-            start_at=body.start_at,
-            justification=body.justification,
-            ticket_number=body.ticket_number,
-            ticket_system=body.ticket_system,
-            totp_code=body.totp_code,
-        )
-        return _answer(request, response, status.HTTP_201_CREATED)
+    return _change(caller, response, membership.self_activate, body, status.HTTP_201_CREATED)
 
 
 @router.post(
@@ -159,14 +162,7 @@ def activate(body: ActivateIn, caller: CallerDep, response: Response) -> Request
     openapi_extra=access(SIGNED_IN),
 )
 def deactivate(body: DeactivateIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.self_deactivate(
-            ctx,
-            directory_id=directory_of(ctx),
-            role_id=body.role_id,
-            justification=body.justification,
-        )
-        return _answer(request, response)
+    return _change(caller, response, membership.self_deactivate, body)
 
 
 @router.post(
@@ -177,16 +173,7 @@ def deactivate(body: DeactivateIn, caller: CallerDep, response: Response) -> Req
     openapi_extra=access(SIGNED_IN),
 )
 def extend_mine(body: SelfExtendIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.self_extend(
-            ctx,
-            directory_id=directory_of(ctx),
-            role_id=body.role_id,
-            member_type=body.member_type,
-            end_at=body.end_at,
-            justification=body.justification,
-        )
-        return _answer(request, response)
+    return _change(caller, response, membership.self_extend, body)
 
 
 @router.post(
@@ -197,16 +184,7 @@ def extend_mine(body: SelfExtendIn, caller: CallerDep, response: Response) -> Re
     openapi_extra=access(SIGNED_IN),
 )
 def renew_mine(body: SelfExtendIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.self_renew(
-            ctx,
-            directory_id=directory_of(ctx),
-            role_id=body.role_id,
-            member_type=body.member_type,
-            end_at=body.end_at,
-            justification=body.justification,
-        )
-        return _answer(request, response)
+    return _change(caller, response, membership.self_renew, body)
 
 
 # --- administration -----------------------------------------------------------------------
@@ -220,21 +198,7 @@ def renew_mine(body: SelfExtendIn, caller: CallerDep, response: Response) -> Req
     openapi_extra=access(MANAGER),
 )
 def assign(body: AssignIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.admin_assign(
-            ctx,
-            directory_id=directory_of(ctx),
-            principal_id=body.principal_id,
-            role_id=body.role_id,
-            member_type=body.member_type,
-            start_at=body.start_at,
-            end_at=body.end_at,
-            justification=body.justification,
-            ticket_number=body.ticket_number,
-            ticket_system=body.ticket_system,
-            totp_code=body.totp_code,
-        )
-        return _answer(request, response, status.HTTP_201_CREATED)
+    return _change(caller, response, membership.admin_assign, body, status.HTTP_201_CREATED)
 
 
 @router.post(
@@ -244,16 +208,7 @@ def assign(body: AssignIn, caller: CallerDep, response: Response) -> RequestOut:
     openapi_extra=access(MANAGER),
 )
 def remove(body: MembershipIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.admin_remove(
-            ctx,
-            directory_id=directory_of(ctx),
-            principal_id=body.principal_id,
-            role_id=body.role_id,
-            member_type=body.member_type,
-            justification=body.justification,
-        )
-        return _answer(request, response)
+    return _change(caller, response, membership.admin_remove, body)
 
 
 @router.post(
@@ -263,18 +218,7 @@ def remove(body: MembershipIn, caller: CallerDep, response: Response) -> Request
     openapi_extra=access(MANAGER),
 )
 def update(body: UpdateIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.admin_update(
-            ctx,
-            directory_id=directory_of(ctx),
-            principal_id=body.principal_id,
-            role_id=body.role_id,
-            member_type=body.member_type,
-            end_at=body.end_at,
-            start_at=body.start_at,
-            justification=body.justification,
-        )
-        return _answer(request, response)
+    return _change(caller, response, membership.admin_update, body)
 
 
 @router.post(
@@ -284,17 +228,7 @@ def update(body: UpdateIn, caller: CallerDep, response: Response) -> RequestOut:
     openapi_extra=access(MANAGER),
 )
 def extend(body: EndIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.admin_extend(
-            ctx,
-            directory_id=directory_of(ctx),
-            principal_id=body.principal_id,
-            role_id=body.role_id,
-            member_type=body.member_type,
-            end_at=body.end_at,
-            justification=body.justification,
-        )
-        return _answer(request, response)
+    return _change(caller, response, membership.admin_extend, body)
 
 
 @router.post(
@@ -304,17 +238,7 @@ def extend(body: EndIn, caller: CallerDep, response: Response) -> RequestOut:
     openapi_extra=access(MANAGER),
 )
 def renew(body: EndIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.admin_renew(
-            ctx,
-            directory_id=directory_of(ctx),
-            principal_id=body.principal_id,
-            role_id=body.role_id,
-            member_type=body.member_type,
-            end_at=body.end_at,
-            justification=body.justification,
-        )
-        return _answer(request, response)
+    return _change(caller, response, membership.admin_renew, body)
 
 
 @router.post(
@@ -324,15 +248,7 @@ def renew(body: EndIn, caller: CallerDep, response: Response) -> RequestOut:
     openapi_extra=access(MANAGER),
 )
 def make_permanent(body: ConvertIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.make_permanent(
-            ctx,
-            directory_id=directory_of(ctx),
-            principal_id=body.principal_id,
-            role_id=body.role_id,
-            justification=body.justification,
-        )
-        return _answer(request, response)
+    return _change(caller, response, membership.make_permanent, body)
 
 
 @router.post(
@@ -342,12 +258,4 @@ def make_permanent(body: ConvertIn, caller: CallerDep, response: Response) -> Re
     openapi_extra=access(MANAGER),
 )
 def make_eligible(body: ConvertIn, caller: CallerDep, response: Response) -> RequestOut:
-    with caller.unit() as ctx:
-        request = membership.make_eligible(
-            ctx,
-            directory_id=directory_of(ctx),
-            principal_id=body.principal_id,
-            role_id=body.role_id,
-            justification=body.justification,
-        )
-        return _answer(request, response)
+    return _change(caller, response, membership.make_eligible, body)
