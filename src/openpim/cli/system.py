@@ -48,10 +48,12 @@ def is_bootstrapped(rt: Runtime) -> bool:
         return session.execute(select(Directory.id).limit(1)).first() is not None
 
 
-def _bootstrap_hint() -> None:
+def _bootstrap_hint(portal_url: str | None = None) -> None:
     typer.echo("No directory yet. Create the first directory and administrator with:")
     typer.echo(f"  {BOOTSTRAP_EXAMPLE}")
     typer.echo("(it asks for the administrator's password; add --password-stdin for scripts)")
+    if portal_url:
+        typer.echo(f"or in a browser: {portal_url}/setup")
 
 
 def migrate(database_url: DatabaseUrl = None, json_out: JsonFlag = False) -> None:
@@ -99,7 +101,7 @@ def serve(
     rt = open_runtime(database_url)
     run_migrations(rt)
     if not is_bootstrapped(rt):
-        _bootstrap_hint()
+        _bootstrap_hint(f"http://{host}:{port}")
     rt.db.dispose()
     # uvicorn builds the app in each process from the environment (factory=True, no arguments),
     # so the choices made here travel there as OPENPIM_* variables.
