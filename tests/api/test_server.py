@@ -2,53 +2,24 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from openpim.app import create_app
 from openpim.runtime import Runtime
 from tests.api.helpers import Api, bearer
 from tests.factories import GLOBAL_READER
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.live_server import serving
 
 
 @pytest.fixture
 def server_url(runtime: Runtime) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(runtime=runtime, start_worker=False),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        ws="none",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        assert not thread.is_alive()
+    with serving(create_app(runtime=runtime, start_worker=False)) as url:
+        yield url
 
 
 def test_health_and_access_check_over_a_real_socket(api: Api, server_url: str) -> None:

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 
 from openpim.app import create_app
@@ -31,6 +27,7 @@ from openpim.config import Settings
 from openpim.db.migrate import upgrade
 from openpim.kit.clock import FrozenClock
 from openpim.runtime import Runtime
+from tests.live_server import serving
 
 CHROMIUM = os.environ.get("OPENPIM_CHROMIUM", "/usr/bin/chromium")
 REQUIRE = os.environ.get("OPENPIM_REQUIRE_BROWSER") == "1"
@@ -76,15 +73,7 @@ class LiveServer:
     url: str
     runtime: Runtime
     clock: FrozenClock
-    server: uvicorn.Server
-    thread: threading.Thread
     shots: list[str] = field(default_factory=list)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -96,21 +85,8 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
     upgrade(url, clock=clock)
     settings = Settings(database_url=url, secret_key="e2e-secret-key-0123456789abcdef")  # type: ignore[arg-type]
     runtime = Runtime.from_settings(settings, clock)
-    app = create_app(runtime=runtime, start_worker=False)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", runtime, clock, server, thread)
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(runtime=runtime, start_worker=False)) as url:
+        yield LiveServer(url, runtime, clock)
     runtime.db.dispose()
     passwords.use_hasher(previous)
 

@@ -9,9 +9,6 @@ the SDK's own (including its "1:00:00" durations), the answers are parsed by its
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -19,12 +16,12 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 
 from openpim.app import create_app
 from openpim.runtime import Runtime
 from tests.factories import HELPDESK_ADMIN, PASSWORD_ADMIN, Env
 from tests.graph.helpers import Graph, World
+from tests.live_server import serving
 
 msgraph = pytest.importorskip("msgraph", reason="the graph-sdk extra is not installed")
 
@@ -78,37 +75,10 @@ class StaticToken(AccessTokenProvider):  # type: ignore[misc]
         return AllowedHostsValidator(["127.0.0.1"])
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server_url(runtime: Runtime) -> Iterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(runtime=runtime, start_worker=False),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        ws="none",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-graph-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        assert not thread.is_alive()
+    with serving(create_app(runtime=runtime, start_worker=False)) as url:
+        yield url
 
 
 def run(make: Callable[[GraphServiceClient], Awaitable[T]], url: str, token: str) -> T:
