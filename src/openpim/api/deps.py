@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from openpim.access import checks, fastread
-from openpim.api.inputs import StrictRoute, UtcDatetime, find_bad_value
+from openpim.api.inputs import StrictRoute, UtcDatetime
 from openpim.auth import tokens
 from openpim.auth.service import anonymous_actor
 from openpim.kit.context import Actor, Ctx
@@ -202,12 +202,3 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 # Re-exported: every routes module takes its building blocks from here.
 __all__ = ["CallerDep", "StrictRoute", "UtcDatetime", "access", "caller_of"]
-
-
-def _find_unstorable(value: Any) -> tuple[str | int, ...] | None:
-    """The path of the first value in a JSON document that no column could hold, or None.
-
-    Kept under this name for openpim.graph, which checks its bodies the same way.
-    """
-    found = find_bad_value(value)
-    return found[0] if found else None

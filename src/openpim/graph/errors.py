@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openpim.api.inputs import find_bad_value
 from openpim.kit.errors import DomainError, RateLimited
 
 log = logging.getLogger("openpim.graph")
@@ -92,6 +93,12 @@ class GraphError(Exception):
 
 def bad_request(message: str) -> GraphError:
     return GraphError(400, "Request_BadRequest", message)
+
+
+def reject_unstorable(body: Any) -> None:
+    """The native API's check of a JSON body, answered as Graph's 400."""
+    if find_bad_value(body) is not None:
+        raise bad_request("Text may not contain NUL characters or unpaired UTF-16 surrogates.")
 
 
 def not_found(message: str = "Resource not found.") -> GraphError:

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import Body, Request, Response
 from pydantic import ValidationError
 
-from openpim.api.deps import MANAGER, READER, SIGNED_IN, CallerDep, _find_unstorable, access
+from openpim.api.deps import MANAGER, READER, SIGNED_IN, CallerDep, access
 from openpim.api.scope import directory_of
 from openpim.graph import rules
-from openpim.graph.errors import bad_request, not_found
+from openpim.graph.errors import bad_request, not_found, reject_unstorable
 from openpim.graph.odata import Expand, ODataError, QueryOptions, parse_options
 from openpim.graph.shapes import Item
 from openpim.graph.web import (
@@ -177,8 +177,7 @@ def patch_rule(
     spec = _spec(rule_id)
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
-    if _find_unstorable(body) is not None:
-        raise bad_request("Text may not contain NUL characters or unpaired UTF-16 surrogates.")
+    reject_unstorable(body)
     with caller.unit() as ctx:
         settings = _settings(ctx, policy_key)
         changes = rules.changes_for(spec, body, settings, ctx.settings.approval_timeout)

@@ -19,7 +19,6 @@ from openpim.api.deps import (
     SELF_OR_READER,
     SIGNED_IN,
     CallerDep,
-    _find_unstorable,
     access,
 )
 from openpim.api.scope import directory_of, user_of
@@ -28,7 +27,7 @@ from openpim.assignments.models import MemberType, RoleRequest
 from openpim.auth.permissions import require_read_all, require_self_or_read_all
 from openpim.graph import actions, shapes
 from openpim.graph.actions import Kind
-from openpim.graph.errors import bad_request, not_found
+from openpim.graph.errors import bad_request, not_found, reject_unstorable
 from openpim.graph.odata import parse_options
 from openpim.graph.query import Keyset
 from openpim.graph.values import guid_or_none
@@ -166,9 +165,7 @@ def _load(ctx: Ctx, kind: Kind, key: str) -> RoleRequest:
 
 def _create(request: Request, caller: CallerDep, kind: Kind, body: Any) -> Response:
     parse_options(request.query_params.multi_items(), allowed=frozenset())
-    bad = _find_unstorable(body)
-    if bad is not None:
-        raise bad_request("Text may not contain NUL characters or unpaired UTF-16 surrogates.")
+    reject_unstorable(body)
     parsed = actions.parse_body(body, kind)
     totp = request.headers.get(actions.TOTP_HEADER)
     validation_only = bool(parsed.is_validation_only)
