@@ -172,3 +172,12 @@ def test_export_is_authorised_before_streaming(env: Env, history: dict) -> None:
         mine = query.export_statement(ctx, None)
     text = "".join(query.stream_csv(env.runtime.db.engine, mine))
     assert alice.user_principal_name in text and history["bob"].user_principal_name not in text
+
+
+def test_result_filter_ignores_case(env: Env, history: dict) -> None:
+    directory, admin = history["directory"], history["admin"]
+    write(env, AuditEntry(action="auth.mfa_failed", result="failure", directory_id=directory.id))
+    for spelling in ("failure", "Failure", " FAILURE "):
+        with env.runtime.read(env.actor(admin)) as ctx:
+            items = query.search_events(ctx, directory.id, AuditFilter(result=spelling)).items
+            assert [e.action for e in items] == ["auth.mfa_failed"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, String, Text
+from sqlalchemy import BigInteger, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openpim.db.base import Base
@@ -19,6 +19,14 @@ class AuditEvent(Base):
         Index("ix_audit_events_actor_time", "actor_id", "occurred_at", "seq"),
         Index("ix_audit_events_role_time", "role_id", "occurred_at", "seq"),
         Index("ix_audit_events_action_time", "action", "occurred_at", "seq"),
+        # Refusals are rare among millions of events: a small index finds them at once.
+        Index(
+            "ix_audit_events_failures",
+            "occurred_at",
+            "seq",
+            sqlite_where=text("result = 'failure'"),
+            postgresql_where=text("result = 'failure'"),
+        ),
     )
 
     seq: Mapped[int] = mapped_column(

@@ -135,7 +135,8 @@ def _conditions(flt: AuditFilter) -> list[ColumnElement[bool]]:
         if actions:
             out.append(c.action.in_(actions))
     if flt.result is not None:
-        out.append(c.result == flt.result.strip()[:16])
+        # Stored lower-case ("success", "failure"); any other case would match nothing slowly.
+        out.append(c.result == flt.result.strip().lower()[:16])
     return out
 
 

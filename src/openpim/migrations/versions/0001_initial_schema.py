@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:33:10.147442
+Create Date: 2026-11-26 15:50:51.928854
 """
 
 from collections.abc import Sequence
@@ -63,6 +63,13 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_audit_events_directory_time", ["directory_id", "occurred_at", "seq"], unique=False
+        )
+        batch_op.create_index(
+            "ix_audit_events_failures",
+            ["occurred_at", "seq"],
+            unique=False,
+            sqlite_where=sa.text("result = 'failure'"),
+            postgresql_where=sa.text("result = 'failure'"),
         )
         batch_op.create_index(
             "ix_audit_events_role_time", ["role_id", "occurred_at", "seq"], unique=False
@@ -910,6 +917,11 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_target_time")
         batch_op.drop_index("ix_audit_events_role_time")
+        batch_op.drop_index(
+            "ix_audit_events_failures",
+            sqlite_where=sa.text("result = 'failure'"),
+            postgresql_where=sa.text("result = 'failure'"),
+        )
         batch_op.drop_index("ix_audit_events_directory_time")
         batch_op.drop_index("ix_audit_events_actor_time")
         batch_op.drop_index("ix_audit_events_action_time")
