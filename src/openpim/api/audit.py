@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from openpim.api.deps import READER, SIGNED_IN, CallerDep, StrictRoute, access
+from openpim.api.download import attachment
 from openpim.api.inputs import UtcDatetime
 from openpim.api.scope import directory_of
 from openpim.audit import query
@@ -115,14 +115,6 @@ def _page_out(page: query.AuditPage) -> AuditPageOut:
     )
 
 
-def _csv(stream: Iterator[str], filename: str) -> StreamingResponse:
-    return StreamingResponse(
-        stream,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 @router.get(
     "/audit/events",
     summary="Audit history of my directory, newest first, filtered (keyset pages)",
@@ -146,7 +138,7 @@ def events(
 def events_csv(caller: CallerDep, flt: FilterDep) -> StreamingResponse:
     with caller.read() as ctx:
         statement = query.export_statement(ctx, directory_of(ctx), flt)
-    return _csv(query.stream_csv(caller.runtime.db.engine, statement), "openpim-audit.csv")
+    return attachment(query.stream_csv(caller.runtime.db.engine, statement), "openpim-audit.csv")
 
 
 @router.get(
@@ -189,4 +181,4 @@ def my_audit(
 def my_audit_csv(caller: CallerDep, flt: FilterDep) -> StreamingResponse:
     with caller.read() as ctx:
         statement = query.export_statement(ctx, None, flt)
-    return _csv(query.stream_csv(caller.runtime.db.engine, statement), "openpim-my-audit.csv")
+    return attachment(query.stream_csv(caller.runtime.db.engine, statement), "openpim-my-audit.csv")

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from openpim.api.deps import READER, SELF_OR_READER, CallerDep, StrictRoute, UtcDatetime, access
+from openpim.api.download import CSV, attachment
 from openpim.api.scope import directory_of
 from openpim.reports import service as reports
 from openpim.reports.history import ReportFilter
@@ -24,7 +25,7 @@ from openpim.reports.statistics import RoleStatistics
 router = APIRouter(tags=["reports"], route_class=StrictRoute)
 
 Format = Literal["csv", "json"]
-_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+_MEDIA = {"csv": CSV, "json": "application/json"}
 
 
 async def report_filter(
@@ -84,11 +85,7 @@ class StatisticsOut(BaseModel):
 
 
 def _stream(chunks: Iterator[str], name: str, fmt: str) -> StreamingResponse:
-    return StreamingResponse(
-        chunks,
-        media_type=_MEDIA[fmt],
-        headers={"Content-Disposition": f'attachment; filename="openpim-{name}.{fmt}"'},
-    )
+    return attachment(chunks, f"openpim-{name}.{fmt}", _MEDIA[fmt])
 
 
 @router.get(

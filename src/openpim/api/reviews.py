@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from openpim.api.deps import MANAGER, READER, SIGNED_IN, CallerDep, StrictRoute, access
+from openpim.api.download import attachment
 from openpim.api.scope import directory_of
 from openpim.reviews import service as reviews
 from openpim.reviews.schemas import (
@@ -182,10 +183,9 @@ def apply(caller: CallerDep, review_id: uuid.UUID) -> ApplyOut:
 def results_csv(caller: CallerDep, review_id: uuid.UUID) -> StreamingResponse:
     with caller.read() as ctx:
         review, role = reviews.export_statement(ctx, review_id)
-    return StreamingResponse(
+    return attachment(
         reviews.export_csv(caller.runtime.db.engine, review, role),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="access-review-{review_id}.csv"'},
+        f"access-review-{review_id}.csv",
     )
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import StreamingResponse
 
+from openpim.api.download import attachment
 from openpim.audit import query as audit_query
 from openpim.directory import service as directory_service
 from openpim.kit.context import Ctx
@@ -248,11 +248,7 @@ def _export(
         stamp = ctx.now.strftime("%Y%m%dT%H%M%SZ")
     engine = portal.runtime.db.engine
     name = f"openpim-{'my-' if mine else ''}audit-{stamp}.csv"
-    return StreamingResponse(
-        audit_query.stream_csv(engine, statement),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(audit_query.stream_csv(engine, statement), name)
 
 
 @router.get("/audit/export.csv")
