@@ -1,10 +1,14 @@
-"""Small helpers for form input: text checks, ids, local date-times, safe redirect targets."""
+"""Small helpers for form input: text checks, ids, users by name, local date-times, safe redirect
+targets."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from openpim.directory import service as directory_service
+from openpim.directory.models import User
+from openpim.kit.context import Ctx
 from openpim.kit.errors import ValidationFailed
 
 MAX_OFFSET_MINUTES = 14 * 60
@@ -30,6 +34,16 @@ def parse_id(value: str | None, field: str) -> uuid.UUID | None:
         raise ValidationFailed(
             f"{field} is not a valid id.", code="invalid_id", field=field
         ) from None
+
+
+def named_user(ctx: Ctx, directory_id: uuid.UUID, name: str, field: str) -> User:
+    """The user a form names by user principal name; an unknown name is that field's error."""
+    found = directory_service.find_user_by_upn(ctx, directory_id, name)
+    if found is None:
+        raise ValidationFailed(
+            f"There is no user named {name} in this directory.", code="user_not_found", field=field
+        )
+    return found
 
 
 def local_datetime(value: str | None, offset_minutes: str | None, field: str) -> datetime | None:

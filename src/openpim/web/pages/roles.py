@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Query, Response
 from openpim.assignments import service as membership
 from openpim.assignments.models import AssignmentType, MemberType
 from openpim.directory import service as directory_service
-from openpim.kit.errors import DomainError, ValidationFailed
+from openpim.kit.errors import DomainError
 from openpim.policies.service import get_role_settings
 from openpim.roles.service import get_role
 from openpim.summaries import service as summaries
@@ -143,13 +143,7 @@ def add_member(
                 raise refusal
         with portal.unit() as (ctx, viewer):
             name = forms.text(user) or ""
-            found = directory_service.find_user_by_upn(ctx, viewer.directory_id, name)
-            if found is None:
-                raise ValidationFailed(
-                    f"There is no user named {name} in this directory.",
-                    code="user_not_found",
-                    field="user",
-                )
+            found = forms.named_user(ctx, viewer.directory_id, name, "user")
             membership.admin_assign(
                 ctx,
                 directory_id=viewer.directory_id,

@@ -115,13 +115,7 @@ def settings_submit(
             role = get_role(ctx, viewer.directory_id, role_id)
             approver_ids = []
             for name in _lines(approvers, "approver_ids"):
-                user = directory_service.find_user_by_upn(ctx, viewer.directory_id, name)
-                if user is None:
-                    raise ValidationFailed(
-                        f"There is no user named {name} in this directory.",
-                        code="user_not_found",
-                        field="approver_ids",
-                    )
+                user = forms.named_user(ctx, viewer.directory_id, name, "approver_ids")
                 approver_ids.append(user.id)
             values: dict[str, Any] = {
                 "activation_max_duration": _hours(activation_max_hours),
