@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from openpim.assignments.models import Assignment, AssignmentType
@@ -57,6 +57,7 @@ __all__ = [
     "normalize_upn",
     "remove_verified_domain",
     "set_password",
+    "users_statement",
 ]
 
 MAX_PAGE = 500
@@ -265,6 +266,13 @@ def find_user_by_upn(ctx: Ctx, directory_id: uuid.UUID, user_principal_name: str
     return user
 
 
+def users_statement(ctx: Ctx, directory_id: uuid.UUID) -> Select[User]:
+    """Authorise a listing now and return the directory's users, for callers that page and
+    filter it themselves (Graph's $filter)."""
+    _require_user_reader(ctx, directory_id)
+    return select(User).where(User.directory_id == directory_id)
+
+
 def list_users(
     ctx: Ctx,
     directory_id: uuid.UUID,
@@ -274,12 +282,11 @@ def list_users(
 ) -> UserPage:
     """Users by UPN, `limit` at a time. `after` is the previous page's `next_after` (keyset:
     stable under inserts, and as cheap on page 1000 as on page 1)."""
-    _require_user_reader(ctx, directory_id)
+    statement = users_statement(ctx, directory_id)
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(
             f"limit must be 1 to {MAX_PAGE}.", code="invalid_limit", field="limit"
         )
-    statement = select(User).where(User.directory_id == directory_id)
     if search and search.strip():
         term = search.strip().lower()
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

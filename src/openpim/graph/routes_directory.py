@@ -15,7 +15,6 @@ from openpim.audit.models import AuditEvent
 from openpim.auth.permissions import require_read_all
 from openpim.directory import service as directory_service
 from openpim.directory.models import User
-from openpim.directory.service import _require_user_reader
 from openpim.graph import shapes
 from openpim.graph.errors import not_found
 from openpim.graph.query import Keyset
@@ -98,13 +97,11 @@ def _users(request: Request, caller: CallerDep, count_only: bool) -> Response:
         request, fields=shapes.USER_FIELDS, allowed=COUNT_OPTIONS if count_only else NO_EXPAND
     )
     with caller.read() as ctx:
-        directory_id = directory_of(ctx)
-        _require_user_reader(ctx, directory_id)
         return sql_collection(
             request,
             ctx,
             opts,
-            statement=select(User).where(User.directory_id == directory_id),
+            statement=directory_service.users_statement(ctx, directory_of(ctx)),
             fields=shapes.USER_FIELDS,
             keyset=USERS_KEYSET,
             shape=shapes.user,
