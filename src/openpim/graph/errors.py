@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request, Response
@@ -27,6 +27,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openpim.api.inputs import find_bad_value
+from openpim.kit.clock import SystemClock
 from openpim.kit.errors import DomainError, RateLimited
 
 log = logging.getLogger("openpim.graph")
@@ -125,7 +126,7 @@ def from_domain(err: DomainError) -> GraphError:
 def _now(request: Request) -> datetime:
     runtime = getattr(request.app.state, "runtime", None)
     clock = getattr(runtime, "clock", None)
-    return clock.now() if clock is not None else datetime.now(UTC)
+    return (clock or SystemClock()).now()
 
 
 def error_response(request: Request, err: GraphError) -> JSONResponse:
