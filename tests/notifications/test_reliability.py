@@ -162,7 +162,11 @@ def test_a_killed_worker_process_loses_nothing(
     assert deliver(env).delivered == 8
     assert set(_addresses(smtp)) == {u.user_principal_name for u in users}
     ids = Counter(r.message_id for r in smtp.received)
-    assert len(ids) == 8 and sum(ids.values()) == before + 8
+    # Every message arrived; a message the dead process had already sent came again with the
+    # same id (the SMTP server may finish receiving it after `before` was read, so compare ids,
+    # not counts).
+    assert len(ids) == 8 and all(count <= 2 for count in ids.values())
+    assert sum(ids.values()) >= before + 8
 
 
 def test_a_webhook_answering_500_then_timing_out_then_200_is_delivered(env: Env) -> None:
