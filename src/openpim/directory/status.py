@@ -15,53 +15,26 @@ import uuid
 from sqlalchemy import or_, select
 
 from openpim.access.service import is_active
+from openpim.assignments.guards import require_other_holder
+from openpim.assignments.lifecycle import end_schedule
 from openpim.assignments.models import Assignment, AssignmentType, EndReason
-from openpim.audit.writer import AuditEntry, record_many
 from openpim.auth.permissions import require_manage_users
 from openpim.auth.tokens import revoke_all_for_user
 from openpim.directory.common import audit, directory_row, is_self, user_row
 from openpim.directory.models import User
 from openpim.kit.context import Ctx
 from openpim.kit.errors import Conflict
-from openpim.notifications.outbox import enqueue
-from openpim.roles.ids import GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR
-from openpim.roles.models import RoleDefinition
-
-_LAST_HOLDER = {
-    GLOBAL_ADMINISTRATOR: ("last_global_administrator", "Global Administrator"),
-    PRIVILEGED_ROLE_ADMINISTRATOR: (
-        "last_privileged_role_administrator",
-        "Privileged Role Administrator",
-    ),
-}
+from openpim.roles.ids import LAST_HOLDER_PROTECTED
 
 
 def _refuse_last_holder(ctx: Ctx, user: User) -> None:
-    for role_id, (code, label) in _LAST_HOLDER.items():
-        if not is_active(ctx.session, user.id, role_id, ctx.now):
-            continue
-        other = ctx.session.execute(
-            select(Assignment.id)
-            .join(User, User.id == Assignment.principal_id)
-            .where(
-                Assignment.directory_id == user.directory_id,
-                Assignment.role_id == role_id,
-                Assignment.principal_id != user.id,
-                Assignment.start_at <= ctx.now,
-                or_(Assignment.end_at.is_(None), Assignment.end_at > ctx.now),
-                User.enabled.is_(True),
-            )
-            .limit(1)
-        ).first()
-        if other is None:
-            raise Conflict(
-                f"{user.user_principal_name} is the last active {label} of this directory; "
-                f"make someone else {label} first.",
-                code=code,
-            )
+    for role_id in LAST_HOLDER_PROTECTED:
+        if is_active(ctx.session, user.id, role_id, ctx.now):
+            require_other_holder(ctx, user.directory_id, role_id, user.id, ctx.now)
 
 
 def _end_activations(ctx: Ctx, user: User) -> int:
+    """End the user's running and scheduled activations, each with its audit and outbox row."""
     rows = list(
         ctx.session.execute(
             select(Assignment)
@@ -73,55 +46,8 @@ def _end_activations(ctx: Ctx, user: User) -> int:
             .with_for_update()
         ).scalars()
     )
-    if not rows:
-        return 0
-    names = dict(
-        ctx.session.execute(
-            select(RoleDefinition.id, RoleDefinition.display_name).where(
-                RoleDefinition.id.in_({a.role_id for a in rows})
-            )
-        ).all()
-    )
-    entries: list[AuditEntry] = []
     for row in rows:
-        row.end_at = ctx.now
-        row.ended_reason = EndReason.USER_DISABLED
-        row.end_recorded_at = ctx.now
-        detail = {
-            "reason": EndReason.USER_DISABLED.value,
-            "eligibility_id": str(row.eligibility_id),
-        }
-        entries.append(
-            AuditEntry(
-                action="activation.ended",
-                directory_id=row.directory_id,
-                target_user_id=user.id,
-                target_label=user.user_principal_name,
-                role_id=row.role_id,
-                role_label=names.get(row.role_id),
-                schedule_id=row.id,
-                start_at=row.start_at,
-                end_at=row.end_at,
-                detail=detail,
-            )
-        )
-        enqueue(
-            ctx,
-            "activation.ended",
-            {
-                "schedule_id": row.id,
-                "principal_id": user.id,
-                "user_principal_name": user.user_principal_name,
-                "role_id": row.role_id,
-                "role_name": names.get(row.role_id),
-                "start_at": row.start_at.isoformat(),
-                "end_at": ctx.now.isoformat(),
-                "ended_reason": EndReason.USER_DISABLED.value,
-                "actor": ctx.actor.label,
-            },
-            directory_id=row.directory_id,
-        )
-    record_many(ctx, entries)
+        end_schedule(ctx, row, EndReason.USER_DISABLED, None)
     return len(rows)
 
 
