@@ -5,17 +5,12 @@ Adapters (API, CLI, portal) import from here; each function lives in its own ope
 
 from openpim.assignments.enablement import enable_pim, wizard_convert, wizard_overview
 from openpim.assignments.operations.activate import self_activate
-from openpim.assignments.operations.admin import (
-    admin_assign,
-    admin_extend,
-    admin_remove,
-    admin_renew,
-    admin_update,
-)
+from openpim.assignments.operations.admin import admin_assign, admin_remove
 from openpim.assignments.operations.approval import approve, cancel, deny
 from openpim.assignments.operations.convert import make_eligible, make_permanent
 from openpim.assignments.operations.deactivate import self_deactivate
 from openpim.assignments.operations.self_service import self_extend, self_renew
+from openpim.assignments.operations.update import admin_extend, admin_renew, admin_update
 from openpim.assignments.views import (
     awaiting_my_decision,
     get_request,

@@ -21,7 +21,7 @@ from openpim.assignments.models import (
     RoleRequest,
 )
 from openpim.assignments.operations.activate import provision_activation, request_audit
-from openpim.assignments.operations.admin import admin_extend, admin_renew
+from openpim.assignments.operations.update import admin_extend, admin_renew
 from openpim.assignments.queries import find_eligibility_covering, load_request, overlapping
 from openpim.audit.writer import record
 from openpim.auth.permissions import can_manage
