@@ -37,6 +37,7 @@ from openpim.directory.models import Directory
 from openpim.kit.clock import FrozenClock
 from openpim.kit.context import Actor, Ctx
 from openpim.kit.errors import Conflict, NotFound, ValidationFailed
+from openpim.kit.pagination import require_page
 from openpim.runtime import Runtime
 
 DEFAULT_SCAN_INTERVAL = timedelta(minutes=15)
@@ -139,12 +140,7 @@ def list_incidents(
 ) -> list[AlertIncident]:
     """Incidents newest first, optionally only one status or one alert."""
     require_read_all(ctx, directory_id)
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise ValidationFailed(
-            f"limit must be 1 to {MAX_PAGE} and offset not negative.",
-            code="invalid_page",
-            field="limit",
-        )
+    require_page(limit, MAX_PAGE, offset=offset, code="invalid_page")
     stmt = select(AlertIncident).where(AlertIncident.directory_id == directory_id)
     if status is not None:
         if status not in (IncidentStatus.OPEN, IncidentStatus.DISMISSED, IncidentStatus.RESOLVED):
@@ -174,10 +170,7 @@ def get_incident(
     """An incident and (a page of) its affected users and roles."""
     incident = _incident(ctx, incident_id)
     require_read_all(ctx, incident.directory_id)
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise ValidationFailed(
-            f"limit must be 1 to {MAX_PAGE}.", code="invalid_page", field="limit"
-        )
+    require_page(limit, MAX_PAGE, offset=offset, code="invalid_page")
     base = select(AlertIncidentItem).where(AlertIncidentItem.incident_id == incident.id)
     total = ctx.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     items = ctx.session.scalars(

@@ -33,6 +33,7 @@ from openpim.auth.permissions import require_read_all
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Ctx
 from openpim.kit.errors import Forbidden, ValidationFailed
+from openpim.kit.pagination import require_page
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
@@ -161,10 +162,7 @@ def _own(ctx: Ctx) -> tuple[uuid.UUID, ColumnElement[bool]]:
 
 
 def _page(ctx: Ctx, statement: Select[Any], cursor: str | None, limit: int) -> AuditPage:
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailed(
-            f"limit must be 1 to {MAX_PAGE}.", code="invalid_limit", field="limit"
-        )
+    require_page(limit, MAX_PAGE)
     if cursor:
         occurred_at, seq = decode_cursor(cursor)
         c = _events.c

@@ -35,6 +35,7 @@ from openpim.directory.models import AccountKind, Directory, User, VerifiedDomai
 from openpim.directory.status import disable_user, enable_user
 from openpim.kit.context import ActorKind, Ctx
 from openpim.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from openpim.kit.pagination import require_page
 from openpim.roles.ids import GLOBAL_ADMINISTRATOR
 
 __all__ = [
@@ -283,10 +284,7 @@ def list_users(
     """Users by UPN, `limit` at a time. `after` is the previous page's `next_after` (keyset:
     stable under inserts, and as cheap on page 1000 as on page 1)."""
     statement = users_statement(ctx, directory_id)
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailed(
-            f"limit must be 1 to {MAX_PAGE}.", code="invalid_limit", field="limit"
-        )
+    require_page(limit, MAX_PAGE)
     if search and search.strip():
         term = search.strip().lower()
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

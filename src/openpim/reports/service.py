@@ -24,6 +24,7 @@ from openpim.auth.permissions import can_read_all, require_read_all
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Ctx
 from openpim.kit.errors import Forbidden, ValidationFailed
+from openpim.kit.pagination import require_page
 from openpim.reports import export
 from openpim.reports.history import (
     ACTIVATION_COLUMNS,
@@ -97,10 +98,7 @@ def _decode(cursor: str) -> tuple[datetime, str]:
 
 
 def _limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailed(
-            f"limit must be 1 to {MAX_PAGE}.", code="invalid_limit", field="limit"
-        )
+    require_page(limit, MAX_PAGE)
     return limit
 
 

@@ -20,6 +20,7 @@ from openpim.auth.permissions import can_read_all, require_manage, require_read_
 from openpim.kit.clock import FrozenClock
 from openpim.kit.context import Actor, Ctx
 from openpim.kit.errors import Conflict, ValidationFailed
+from openpim.kit.pagination import require_page
 from openpim.reviews.apply import ApplySummary, apply_review
 from openpim.reviews.common import audit_review, load_review, role_label
 from openpim.reviews.decisions import (
@@ -199,10 +200,7 @@ def list_items(
     """
     review = load_review(ctx, review_id)
     require_review_reader(ctx, review)
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise ValidationFailed(
-            f"limit must be 1 to {MAX_PAGE}.", code="invalid_page", field="limit"
-        )
+    require_page(limit, MAX_PAGE, offset=offset, code="invalid_page")
     reader = can_read_all(ctx, review.directory_id)
     stmt = select(AccessReviewItem).where(AccessReviewItem.review_id == review.id)
     if review.reviewer_mode == ReviewerMode.SELF and not reader:
