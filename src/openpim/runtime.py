@@ -73,6 +73,13 @@ class Runtime:
         )
 
     @contextmanager
-    def read(self, actor: Actor) -> Iterator[Ctx]:
+    def read(
+        self,
+        actor: Actor,
+        *,
+        client_address: str | None = None,
+        request_id: str | None = None,
+    ) -> Iterator[Ctx]:
+        """A read transaction (on SQLite it never holds the write lock)."""
         with self.db.reader() as session:
-            yield Ctx(session=session, clock=self.clock, settings=self.settings, actor=actor)
+            yield self._ctx(session, actor, client_address, request_id)

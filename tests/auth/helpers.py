@@ -16,7 +16,7 @@ from openpim.assignments.models import Assignment, AssignmentType
 from openpim.audit.models import AuditEvent
 from openpim.auth import passwords
 from openpim.auth.models import AuthFailure, AuthToken
-from openpim.auth.service import Outcome, anonymous_actor, sign_in
+from openpim.auth.service import Outcome, anonymous_actor, check_password, sign_in
 from openpim.auth.tokens import issue_session
 from openpim.directory.models import User
 from openpim.kit.context import Actor, ActorKind
@@ -53,9 +53,12 @@ def attempt(
     address: str | None = ADDRESS,
     directory_id: uuid.UUID | None = None,
 ) -> Outcome[tuple[str, AuthToken]]:
-    """A sign-in as the API adapter does it: the unit commits, then the caller unwraps."""
+    """A sign-in as the API adapter does it: the password is checked in a read transaction,
+    the sign-in recorded in a unit that commits, then the caller unwraps."""
+    with env.runtime.read(anonymous_actor(), client_address=address) as ctx:
+        check = check_password(ctx, upn, password, directory_id)
     with env.runtime.unit(anonymous_actor(), client_address=address) as ctx:
-        return sign_in(ctx, upn, password, code, directory_id)
+        return sign_in(ctx, check, code)
 
 
 def session(env: Env, user: User, *, mfa: bool = False) -> tuple[str, AuthToken]:

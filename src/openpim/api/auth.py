@@ -50,18 +50,14 @@ class TokenListOut(BaseModel):
 def sign_in(body: SignInRequest, request: Request) -> SignInResponse:
     runtime = get_runtime(request)
     response: SignInResponse | None = None
-    with runtime.unit(
-        auth.anonymous_actor(),
-        client_address=client_address(request),
-        request_id=request_id(request),
-    ) as ctx:
-        outcome = auth.sign_in(
-            ctx,
-            body.user_principal_name,
-            body.password.get_secret_value(),
-            body.totp_code,
-            body.directory_id,
+    address, rid = client_address(request), request_id(request)
+    # The password (argon2) is verified in a read transaction, so no writer waits for it.
+    with runtime.read(auth.anonymous_actor(), client_address=address, request_id=rid) as ctx:
+        check = auth.check_password(
+            ctx, body.user_principal_name, body.password.get_secret_value(), body.directory_id
         )
+    with runtime.unit(auth.anonymous_actor(), client_address=address, request_id=rid) as ctx:
+        outcome = auth.sign_in(ctx, check, body.totp_code)
         if outcome.ok:
             raw, token = outcome.unwrap()
             user = ctx.session.get(User, token.user_id)

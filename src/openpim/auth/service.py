@@ -6,8 +6,10 @@ functions that check a secret the caller may not know (`sign_in`, `step_up`) do 
 refused attempt. They write the AuthFailure row and audit event in the caller's transaction and
 return an `Outcome` holding the error; the adapter lets the unit commit, then unwraps:
 
+    with runtime.read(anonymous_actor(), client_address=ip) as ctx:
+        check = check_password(ctx, upn, password, directory_id)   # argon2, no write lock
     with runtime.unit(anonymous_actor(), client_address=ip) as ctx:
-        outcome = sign_in(ctx, upn, password, code, directory_id)
+        outcome = sign_in(ctx, check, code)
     raw_token, token = outcome.unwrap()   # raises Unauthorized / RateLimited / MfaRequired
 
 The success value is only reachable through `unwrap()`, so an adapter cannot mistake a refusal
@@ -19,6 +21,7 @@ by the first one.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select
@@ -56,10 +59,12 @@ from openpim.kit.errors import (
 
 __all__ = [
     "Outcome",
+    "PasswordCheck",
     "TotpEnrollment",
     "anonymous_actor",
     "authenticate",
     "begin_totp_enrollment",
+    "check_password",
     "confirm_totp_enrollment",
     "create_api_token",
     "list_tokens",
@@ -116,10 +121,38 @@ def anonymous_actor() -> Actor:
 
 
 # --- sign-in --------------------------------------------------------------------------------
+#
+# Signing in is split in two so the argon2 verification (tens of milliseconds) never runs inside
+# a write transaction, where on SQLite every other writer would wait for it:
+#
+#     with runtime.read(anonymous_actor(), client_address=ip) as ctx:
+#         check = check_password(ctx, upn, password, directory_id)    # slow, no lock held
+#     with runtime.unit(anonymous_actor(), client_address=ip) as ctx:
+#         outcome = sign_in(ctx, check, totp_code)                     # short, row-locked
+#     raw_token, token = outcome.unwrap()
+#
+# The write half trusts nothing the read half saw that may have changed since: it locks the
+# user row, checks the rate limit again (attempts racing each other count one by one), uses
+# the password result only if the stored hash is still the one that was verified (a password
+# changed meanwhile refuses the attempt), and reads the enabled flag and TOTP state afresh.
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The result of `check_password`, to hand to `sign_in` or `confirm_password`."""
+
+    upn: str
+    directory_id: uuid.UUID | None
+    user_id: uuid.UUID | None  # None: no (unambiguous) account of that name
+    key: uuid.UUID  # the rate limiter's key: the user id or a pseudo id for unknown names
+    checked_hash: str | None  # the stored hash the password was verified against
+    matched: bool
+    rehash: str | None  # the password hashed with current parameters, when the stored is old
+    limited: ratelimit.Refusal | None  # refused before any secret was checked
 
 
 def _find_user(ctx: Ctx, upn: str, directory_id: uuid.UUID | None) -> User | None:
-    """The account signing in, row-locked so concurrent attempts (and TOTP replays) queue.
+    """The account signing in.
 
     Without a directory the name must be unambiguous; an external name that exists in several
     directories is resolved to the one whose verified domain it is, or else needs directory_id.
@@ -135,19 +168,57 @@ def _find_user(ctx: Ctx, upn: str, directory_id: uuid.UUID | None) -> User | Non
             )
         ).scalar_one_or_none()
         candidates = [u for u in candidates if u.directory_id == owner]
-    if len(candidates) != 1:
-        return None
-    return ctx.session.execute(
-        select(User).where(User.id == candidates[0].id).with_for_update()
-    ).scalar_one()
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def check_password(
+    ctx: Ctx,
+    user_principal_name: str,
+    password: str,
+    directory_id: uuid.UUID | None = None,
+) -> PasswordCheck:
+    """The slow half of a sign-in: find the account and verify the password (argon2).
+
+    Writes nothing, so it runs in a read transaction (`Runtime.read`) with the caller's client
+    address on the Ctx. A caller already over the rate limit is not verified at all. Unknown
+    names and accounts without a password still cost one verification against a dummy hash,
+    so the response time does not tell which names exist.
+    """
+    upn = user_principal_name.strip().lower()[:UPN_MAX_LENGTH]
+    user = _find_user(ctx, upn, directory_id) if upn else None
+    key = user.id if user else ratelimit.unknown_user_key(directory_id, upn)
+    limited = ratelimit.check(
+        ctx,
+        user_key=key,
+        address=ctx.client_address,
+        since_success=user.last_sign_in_at if user else None,
+    )
+    checked_hash = user.password_hash if user else None
+    matched, rehash = False, None
+    if limited is None:
+        if checked_hash is None:
+            passwords.dummy_verify(password)
+        elif passwords.verify_password(checked_hash, password):
+            matched = True
+            if passwords.needs_rehash(checked_hash):
+                rehash = passwords.hash_password(password)
+    return PasswordCheck(
+        upn=upn,
+        directory_id=directory_id,
+        user_id=user.id if user else None,
+        key=key,
+        checked_hash=checked_hash,
+        matched=matched,
+        rehash=rehash,
+        limited=limited,
+    )
 
 
 def _audit_attempt(
     ctx: Ctx,
     action: str,
-    upn: str,
+    check: PasswordCheck,
     user: User | None,
-    directory_id: uuid.UUID | None,
     *,
     result: str,
     detail: dict[str, Any],
@@ -158,86 +229,115 @@ def _audit_attempt(
         AuditEntry(
             action=action,
             result=result,
-            directory_id=user.directory_id if user else directory_id,
+            directory_id=user.directory_id if user else check.directory_id,
             target_user_id=user.id if user else None,
-            target_label=upn,
+            target_label=check.upn,
             detail=detail,
             # Only a successful sign-in speaks for the user; a failure is someone trying.
             actor_id=user.id if (as_user and user) else None,
-            actor_label=upn if as_user else None,
+            actor_label=check.upn if as_user else None,
         ),
     )
 
 
-def _sign_in_failed(
-    ctx: Ctx,
-    upn: str,
-    user: User | None,
-    directory_id: uuid.UUID | None,
-    key: uuid.UUID,
-    *,
-    kind: str,
-    reason: str,
-    error: DomainError | None = None,
-) -> Outcome[tuple[str, AuthToken]]:
-    ratelimit.record_failure(ctx, user_key=key, address=ctx.client_address, kind=kind)
-    _audit_attempt(
+@dataclass(frozen=True)
+class _Attempt:
+    """What the write half of an attempt works on: the check, the locked row, audit names."""
+
+    check: PasswordCheck
+    user: User | None
+    failed_action: str
+    limited_action: str
+    via: dict[str, Any]
+
+    def failed(
+        self, ctx: Ctx, *, kind: str, reason: str, error: DomainError | None = None
+    ) -> DomainError:
+        ratelimit.record_failure(
+            ctx, user_key=self.check.key, address=ctx.client_address, kind=kind
+        )
+        _audit_attempt(
+            ctx,
+            self.failed_action,
+            self.check,
+            self.user,
+            result="failure",
+            detail={"reason": reason, "factor": kind, **self.via},
+        )
+        return error or Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
+
+
+def _settle_password(
+    ctx: Ctx, check: PasswordCheck, *, failed_action: str, limited_action: str, via: dict[str, Any]
+) -> tuple[_Attempt, DomainError | None]:
+    """Lock the account and decide the password factor again on what is true now."""
+    user = None
+    if check.user_id is not None:
+        user = ctx.session.execute(
+            select(User).where(User.id == check.user_id).with_for_update()
+        ).scalar_one_or_none()
+    attempt = _Attempt(check, user, failed_action, limited_action, via)
+    refusal = check.limited or ratelimit.check(
         ctx,
-        "auth.sign_in_failed",
-        upn,
-        user,
-        directory_id,
-        result="failure",
-        detail={"reason": reason, "factor": kind},
-    )
-    return Outcome.refused(error or Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials"))
-
-
-def sign_in(
-    ctx: Ctx,
-    user_principal_name: str,
-    password: str,
-    totp_code: str | None,
-    directory_id: uuid.UUID | None = None,
-) -> Outcome[tuple[str, AuthToken]]:
-    """Check password then TOTP (when enrolled) and open a session: (raw token, AuthToken).
-
-    Order matters: the rate limit is checked before any secret, and every credential failure
-    gives the same "invalid_credentials" answer whether or not the account exists (unknown
-    names still cost one argon2 verification). Only a correct password without the TOTP code
-    of an enrolled user answers "mfa_required", so the client can ask for the code.
-    """
-    upn = user_principal_name.strip().lower()[:UPN_MAX_LENGTH]
-    user = _find_user(ctx, upn, directory_id) if upn else None
-    key = user.id if user else ratelimit.unknown_user_key(directory_id, upn)
-    refusal = ratelimit.check(
-        ctx,
-        user_key=key,
+        user_key=check.key,
         address=ctx.client_address,
         since_success=user.last_sign_in_at if user else None,
     )
     if refusal is not None:
         _audit_attempt(
             ctx,
-            "auth.sign_in_rate_limited",
-            upn,
+            limited_action,
+            check,
             user,
-            directory_id,
             result="failure",
-            detail={"limit": refusal.scope, "retry_after_seconds": refusal.retry_after_seconds},
+            detail={
+                "limit": refusal.scope,
+                "retry_after_seconds": refusal.retry_after_seconds,
+                **via,
+            },
         )
-        return Outcome.refused(refusal.error())
-
-    if user is None or user.password_hash is None:
-        passwords.dummy_verify(password)
+        return attempt, refusal.error()
+    if user is None or check.checked_hash is None:
         reason = "unknown_user" if user is None else "no_password"
-        return _sign_in_failed(
-            ctx, upn, user, directory_id, key, kind=FailureKind.PASSWORD, reason=reason
+        return attempt, attempt.failed(ctx, kind=FailureKind.PASSWORD, reason=reason)
+    if not check.matched:
+        return attempt, attempt.failed(ctx, kind=FailureKind.PASSWORD, reason="bad_password")
+    if user.password_hash != check.checked_hash:
+        # The password changed (or was reset) while it was being verified: the old one no
+        # longer proves anything. Not a guess, so it does not count towards the limit.
+        _audit_attempt(
+            ctx,
+            failed_action,
+            check,
+            user,
+            result="failure",
+            detail={"reason": "password_changed", "factor": FailureKind.PASSWORD, **via},
         )
-    if not passwords.verify_password(user.password_hash, password):
-        return _sign_in_failed(
-            ctx, upn, user, directory_id, key, kind=FailureKind.PASSWORD, reason="bad_password"
-        )
+        return attempt, Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
+    return attempt, None
+
+
+def sign_in(
+    ctx: Ctx, check: PasswordCheck, totp_code: str | None
+) -> Outcome[tuple[str, AuthToken]]:
+    """Finish a sign-in whose password `check_password` verified: TOTP (when enrolled), the
+    enabled flag, then a new session: (raw token, AuthToken). Runs in a write unit.
+
+    Every credential failure gives the same "invalid_credentials" answer whether or not the
+    account exists. Only a correct password without the TOTP code of an enrolled user answers
+    "mfa_required", so the client can ask for the code.
+    """
+    attempt, error = _settle_password(
+        ctx,
+        check,
+        failed_action="auth.sign_in_failed",
+        limited_action="auth.sign_in_rate_limited",
+        via={},
+    )
+    if error is not None:
+        return Outcome.refused(error)
+    user = attempt.user
+    assert user is not None
 
     mfa_verified_at = None
     if user.mfa_enrolled:
@@ -246,39 +346,36 @@ def sign_in(
                 MfaRequired("Enter the code from your authenticator app.", code="mfa_required")
             )
         if not mfa.consume_code(user, totp_code, ctx.now):
-            return _sign_in_failed(
-                ctx, upn, user, directory_id, key, kind=FailureKind.TOTP, reason="bad_totp"
-            )
+            return Outcome.refused(attempt.failed(ctx, kind=FailureKind.TOTP, reason="bad_totp"))
         mfa_verified_at = ctx.now
 
     if not user.enabled:
         # Said only after every factor checked out, so it tells nothing to a guesser.
-        return _sign_in_failed(
-            ctx,
-            upn,
-            user,
-            directory_id,
-            key,
-            kind=FailureKind.PASSWORD,
-            reason="disabled",
-            error=Unauthorized("This account is disabled.", code="account_disabled"),
-        )
+        return Outcome.refused(_disabled(ctx, attempt))
 
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
+    if check.rehash is not None:
+        user.password_hash = check.rehash
     user.last_sign_in_at = ctx.now
     raw, token = issue_session(ctx, user, mfa_verified_at=mfa_verified_at)
     _audit_attempt(
         ctx,
         "auth.signed_in",
-        upn,
+        check,
         user,
-        directory_id,
         result="success",
         as_user=True,
         detail={"token_id": str(token.id), "mfa": mfa_verified_at is not None},
     )
     return Outcome.success((raw, token))
+
+
+def _disabled(ctx: Ctx, attempt: _Attempt) -> DomainError:
+    return attempt.failed(
+        ctx,
+        kind=FailureKind.PASSWORD,
+        reason="disabled",
+        error=Unauthorized("This account is disabled.", code="account_disabled"),
+    )
 
 
 # --- step-up --------------------------------------------------------------------------------

@@ -108,7 +108,10 @@ class Portal:
 
     @contextmanager
     def anonymous_read(self) -> Iterator[Ctx]:
-        with self.runtime.read(anonymous_actor()) as ctx:
+        """A read transaction before sign-in (the password check of a sign-in runs here)."""
+        with self.runtime.read(
+            anonymous_actor(), client_address=self.client_address, request_id=self.request_id
+        ) as ctx:
             yield ctx
 
     @contextmanager

@@ -174,7 +174,7 @@ def sign_in_response(
     request = portal.request
     form = {"upn": upn, "directory": directory or ""}
     directory_id: uuid.UUID | None = None
-    with portal.anonymous() as ctx:
+    with portal.anonymous_read() as ctx:
         chosen = forms.text(directory)
         if chosen is not None:
             try:
@@ -183,7 +183,9 @@ def sign_in_response(
                 directory_id = directory_service.directory_for_domain(ctx, chosen)
                 if directory_id is None:
                     directory_id = uuid.UUID(int=0)  # no such directory: the sign-in fails
-        outcome = auth.sign_in(ctx, upn, password, forms.text(totp_code), directory_id)
+        check = auth.check_password(ctx, upn, password, directory_id)
+    with portal.anonymous() as ctx:
+        outcome = auth.sign_in(ctx, check, forms.text(totp_code))
     if not outcome.ok:
         error = outcome.error
         assert error is not None
