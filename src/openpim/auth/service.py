@@ -65,6 +65,7 @@ __all__ = [
     "authenticate",
     "begin_totp_enrollment",
     "check_password",
+    "confirm_password",
     "confirm_totp_enrollment",
     "create_api_token",
     "list_tokens",
@@ -376,6 +377,30 @@ def _disabled(ctx: Ctx, attempt: _Attempt) -> DomainError:
         reason="disabled",
         error=Unauthorized("This account is disabled.", code="account_disabled"),
     )
+
+
+def confirm_password(ctx: Ctx, check: PasswordCheck, *, via: str) -> Outcome[User]:
+    """Finish a password-only authentication that opens no session (the CLI's `--as`).
+
+    The same rate limit, failure records and audit as `sign_in` (actions
+    "auth.password_failed" / "auth.password_rate_limited", detail `via`); a second factor, when
+    the command needs one, is proved by the operation itself. Runs in a write unit.
+    """
+    attempt, error = _settle_password(
+        ctx,
+        check,
+        failed_action="auth.password_failed",
+        limited_action="auth.password_rate_limited",
+        via={"via": via},
+    )
+    if error is not None:
+        return Outcome.refused(error)
+    assert attempt.user is not None
+    if not attempt.user.enabled:
+        return Outcome.refused(_disabled(ctx, attempt))
+    if check.rehash is not None:
+        attempt.user.password_hash = check.rehash
+    return Outcome.success(attempt.user)
 
 
 # --- step-up --------------------------------------------------------------------------------

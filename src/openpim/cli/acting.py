@@ -20,7 +20,7 @@ from sqlalchemy import select
 from openpim.assignments import service as assignments
 from openpim.assignments.guards import prove_mfa
 from openpim.assignments.models import PENDING_STATUSES, RequestStatus
-from openpim.auth import passwords
+from openpim.auth import service as auth
 from openpim.cli.common import (
     DatabaseUrl,
     DirectoryOpt,
@@ -79,16 +79,25 @@ class Who:
         )
 
 
-def check_password(who: Who) -> None:
+CLI_ADDRESS = "cli"  # the rate limiter's "address" for every attempt made at the shell
+
+
+def check_password(rt: Runtime, who: Who) -> None:
+    """Ask for `who`'s password and check it as a sign-in does: argon2 outside any write
+    transaction, then rate limited (per user, and the CLI as one address), with failures
+    counted and audited in a short unit of their own."""
     password: str = typer.prompt(f"Password for {who.upn}", hide_input=True, err=True)
-    if who.password_hash is None:
-        passwords.dummy_verify(password)
+    with rt.read(operator(), client_address=CLI_ADDRESS) as ctx:
+        check = auth.check_password(ctx, who.upn, password, who.directory_id)
+    with rt.unit(operator(), client_address=CLI_ADDRESS) as ctx:
+        outcome = auth.confirm_password(ctx, check, via="cli")
+    error = outcome.error
+    if error is not None and error.code == "invalid_credentials" and who.password_hash is None:
         raise Unauthorized(
             f"{who.upn} has no password; set one with `openpim user set-password`.",
             code="no_password",
         )
-    if not passwords.verify_password(who.password_hash, password):
-        raise Unauthorized("The password is incorrect.", code="invalid_credentials")
+    outcome.unwrap()
 
 
 def ask_code(who: Who) -> str:
@@ -100,7 +109,7 @@ def ask_code(who: Who) -> str:
 def unit_with_mfa(rt: Runtime, who: Who, code: str | None) -> Iterator[Ctx]:
     """A unit of work as `who`; with a code, it is checked (once-only, rate limited, failures
     audited, as for any MFA proof) and counts as this command's MFA proof."""
-    with rt.unit(who.actor()) as ctx:
+    with rt.unit(who.actor(), client_address=CLI_ADDRESS) as ctx:
         if code is not None:
             user = ctx.session.execute(
                 select(User).where(User.id == who.user_id).with_for_update()
@@ -116,7 +125,7 @@ def sign_in_as(
     """Password always; a TOTP code too when `with_code` and the user is enrolled."""
     with rt.read(operator()) as ctx:
         who = Who.of(resolve_user(ctx, upn, directory))
-    check_password(who)
+    check_password(rt, who)
     return who, (ask_code(who) if with_code and who.mfa_enrolled else None)
 
 
@@ -142,9 +151,9 @@ def activate(
         role_row = resolve_role(ctx, who.directory_id, role)
         role_id, role_name = role_row.id, role_row.display_name
         needs_code = get_role_settings(ctx, who.directory_id, role_id).require_mfa_on_activation
-    check_password(who)
+    check_password(rt, who)
     code = ask_code(who) if needs_code and who.mfa_enrolled else None
-    with rt.unit(who.actor()) as ctx:
+    with rt.unit(who.actor(), client_address=CLI_ADDRESS) as ctx:
         request = assignments.self_activate(
             ctx,
             directory_id=who.directory_id,
@@ -180,8 +189,8 @@ def deactivate(
         who = Who.of(resolve_user(ctx, as_upn, directory))
         role_row = resolve_role(ctx, who.directory_id, role)
         role_id, role_name = role_row.id, role_row.display_name
-    check_password(who)
-    with rt.unit(who.actor()) as ctx:
+    check_password(rt, who)
+    with rt.unit(who.actor(), client_address=CLI_ADDRESS) as ctx:
         request = assignments.self_deactivate(
             ctx, directory_id=who.directory_id, role_id=role_id, justification=justification
         )
