@@ -77,6 +77,9 @@ def test_a_pra_creates_one_review_per_role_and_refusals_create_nothing(
     unknown = browser.post("/reviews", _form(user=["ghost@nowhere.example"]))
     assert unknown.status_code == 422
     assert "There is no user named ghost@nowhere.example" in text_of(unknown.text)
+    crowd = "\n".join(f"r{n}@nowhere.example" for n in range(101))
+    too_many = browser.post("/reviews", _form(more_reviewers=crowd))
+    assert too_many.status_code == 422 and "Name 1 to 100 reviewers" in text_of(too_many.text)
     no_role = browser.post("/reviews", _form(role=[], user=[rita.user_principal_name]))
     assert no_role.status_code == 422 and "Pick 1 to 50 roles" in text_of(no_role.text)
     assert _review_count(env) == 0
@@ -173,6 +176,10 @@ def test_readers_see_reviews_and_only_a_pra_changes_them(
     assert second_browser.get(f"/reviews/{review.id}/results.csv").status_code == 403
     assert second_browser.get(f"/my-reviews/{review.id}").status_code == 403
     assert "No access review is waiting for you." in text_of(second_browser.page("/my-reviews"))
+    probe = second_browser.post("/reviews", _form(user=[rita.user_principal_name]))
+    assert probe.status_code == 403
+    assert "Only an active Privileged Role Administrator" in text_of(probe.text)
+    assert _review_count(env) == 1
 
 
 def test_a_reviewer_decides_and_a_concurrent_decision_is_explained(

@@ -282,16 +282,25 @@ def create_review(
         start = forms.local_datetime(start_at, start_at_offset, "start_at")
         end = forms.local_datetime(end_at, end_at_offset, "end_at") if ends == "on" else None
         if ends == "on" and end is None:
-            raise ValidationFailed("Enter the review's end date.", code="end_or_duration",
-                                   field="end_at")  # fmt: skip
+            raise ValidationFailed(
+                "Enter the review's end date.", code="end_or_duration", field="end_at"
+            )
         duration = _duration(duration_days) if ends == "after" else None
         with portal.unit() as (ctx, viewer):
+            # The service checks this too; first here, so nobody else learns which names exist.
+            require_manage(ctx, viewer.directory_id)
             reviewer_ids: list[uuid.UUID] = []
             # The reviewer boxes only count for "selected users", as the form says.
             if reviewer_mode == ReviewerMode.SELECTED:
                 names = dict.fromkeys(
                     n.lower() for n in [*form["reviewers"], *_lines(more_reviewers)]
                 )
+                if len(names) > MAX_REVIEWERS:  # before looking each one up
+                    raise ValidationFailed(
+                        f"Name 1 to {MAX_REVIEWERS} reviewers, or let members review themselves.",
+                        code="invalid_reviewers",
+                        field="reviewer_ids",
+                    )
                 for reviewer in names:
                     found = forms.named_user(ctx, viewer.directory_id, reviewer, "reviewer_ids")
                     reviewer_ids.append(found.id)
