@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from openpim.access import pgfast
+from openpim.access.pgfast import AccessReader
 from openpim.api import (
     access,
     alerts,
@@ -54,6 +56,15 @@ durations ISO-8601 (`PT1H`). Each route's `x-openpim-access` says who may call i
 """
 
 
+async def _open_access_reader(runtime: Runtime) -> AccessReader | None:
+    """The access check's asyncio PostgreSQL pool (access.pgfast), bound to this event loop."""
+    if not pgfast.supported(runtime.db.engine):
+        return None
+    reader = AccessReader(runtime.db.engine)
+    await reader.open()
+    return reader
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -76,9 +87,14 @@ def create_app(
             from openpim import background
 
             loops = background.start(active)
+        reader = await _open_access_reader(active)
+        app.state.access_reader = reader
         try:
             yield
         finally:
+            app.state.access_reader = None
+            if reader is not None:
+                await reader.close()
             if loops is not None:
                 loops.stop(WORKER_STOP_TIMEOUT_SECONDS)
             if owns_runtime:

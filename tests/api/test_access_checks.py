@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from openpim.access import checks, fastread
+from openpim.access import checks, fastread, pgfast
 from openpim.auth import tokens
 from openpim.auth.service import anonymous_actor
 from openpim.kit.errors import DomainError
@@ -111,3 +112,63 @@ def test_the_access_check_touches_a_stale_token_once(api: Api) -> None:
     # Idle timeout (30 minutes) counts from the touch, so the session is still good 20 later.
     env.clock.advance(timedelta(minutes=20))
     assert api.get(token, path).status_code == 200
+
+
+def test_one_round_trip_path_agrees_on_postgresql(api: Api) -> None:
+    """access.pgfast (one statement on an asyncio connection) answers as the ordinary path."""
+    env: Env = api.env
+    if not pgfast.supported(env.runtime.db.engine):
+        pytest.skip("the one-round-trip path is PostgreSQL's")
+    directory, admin = env.pim_directory()
+    member = env.user(directory, "member")
+    reader = env.user(directory, "reader")
+    plain = env.user(directory, "plain")
+    disabled = env.user(directory, "gone", enabled=False)
+    stranger = env.user(env.directory("Fabrikam"), "stranger")
+    env.permanent(reader, SECURITY_READER)
+    env.activated(member, PASSWORD_ADMIN)
+    env.activated(disabled, PASSWORD_ADMIN)
+    env.activated(stranger, PASSWORD_ADMIN)
+    env.eligible(reader, GLOBAL_READER, start=env.now + timedelta(hours=1))
+    callers = {user: api.token(user) for user in (admin, member, reader, plain)}
+    targets = [member.id, reader.id, plain.id, disabled.id, stranger.id, uuid.uuid4()]
+    instants = [None, env.now + timedelta(hours=2), env.now.replace(tzinfo=None)]
+
+    async def fast_answers() -> list[Any]:
+        reader_pool = pgfast.AccessReader(env.runtime.db.engine, max_size=2)
+        await reader_pool.open()
+        answers = []
+        try:
+            for raw in [*callers.values(), "not-a-token"]:
+                for target in targets:
+                    for at in instants:
+                        try:
+                            answer = await reader_pool.check(
+                                raw, target, env.now, at, env.runtime.settings
+                            )
+                            answers.append(("ok", set(answer.roles)))
+                        except DomainError as err:
+                            answers.append((type(err).__name__, err.code))
+        finally:
+            await reader_pool.close()
+        return answers
+
+    expected = []
+    for raw in [*callers.values(), "not-a-token"]:
+        for target in targets:
+            for at in instants:
+                with env.runtime.db.engine.connect() as conn:
+
+                    def ordinary(raw: str = raw, target: uuid.UUID = target, at: Any = at) -> Any:
+                        actor, _ = checks.authenticate_fast(
+                            conn, raw, env.now, env.runtime.settings
+                        )
+                        return checks.active_roles_fast(conn, actor, target, env.now, at)
+
+                    expected.append(outcome(ordinary))
+    answers = asyncio.run(fast_answers())
+    assert answers == expected
+    kinds = {a[0] if a[0] != "ok" else ("ok", bool(a[1])) for a in answers}
+    # The matrix reaches every branch: roles found, none, refused, unauthenticated, bad instant.
+    assert {("ok", True), ("ok", False), "Forbidden", "NotFound", "Unauthorized"} <= kinds
+    assert "ValidationFailed" in kinds

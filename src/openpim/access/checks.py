@@ -35,7 +35,8 @@ _users = cast(Table, User.__table__)
 _DIRECTORY_OF_USER = select(_users.c.directory_id).where(_users.c.id == bindparam("user_id"))
 
 
-def _instant(now: datetime, at: datetime | None) -> datetime:
+def instant_of(now: datetime, at: datetime | None) -> datetime:
+    """The instant asked about: `at` in UTC, or now; a naive or absurd `at` is refused."""
     if at is None:
         return now
     try:
@@ -48,8 +49,20 @@ def _instant(now: datetime, at: datetime | None) -> datetime:
         ) from None
 
 
-def _not_found() -> NotFound:
+def not_found() -> NotFound:
     return NotFound("No such user in this directory.", code="user_not_found")
+
+
+def not_a_user() -> Forbidden:
+    return Forbidden("Only a signed-in user can ask about access.", code="not_a_user")
+
+
+def not_pim_reader() -> Forbidden:
+    return Forbidden(
+        "Reading other users' PIM data needs an active Privileged Role Administrator, "
+        "Global Administrator, Security Administrator, Security Reader or Global Reader role.",
+        code="not_pim_reader",
+    )
 
 
 def require_may_ask_about(ctx: Ctx, user_id: uuid.UUID) -> None:
@@ -59,19 +72,19 @@ def require_may_ask_about(ctx: Ctx, user_id: uuid.UUID) -> None:
     directory_id = ctx.actor.directory_id
     if ctx.actor.kind in (ActorKind.OPERATOR, ActorKind.SYSTEM):
         if ctx.session.get(User, user_id) is None:
-            raise _not_found()
+            raise not_found()
         return
     if directory_id is None:
-        raise Forbidden("Only a signed-in user can ask about access.", code="not_a_user")
+        raise not_a_user()
     require_read_all(ctx, directory_id)
     target = ctx.session.get(User, user_id)
     if target is None or target.directory_id != directory_id:
-        raise _not_found()
+        raise not_found()
 
 
 def active_roles_of(ctx: Ctx, user_id: uuid.UUID, at: datetime | None = None) -> set[uuid.UUID]:
     """Roles `user_id` holds active at `at` (default now), if the caller may ask."""
-    instant = _instant(ctx.now, at)
+    instant = instant_of(ctx.now, at)
     require_may_ask_about(ctx, user_id)
     return active_role_ids(ctx.session, user_id, instant)
 
@@ -80,7 +93,7 @@ def holds_role(
     ctx: Ctx, user_id: uuid.UUID, role_id: uuid.UUID, at: datetime | None = None
 ) -> bool:
     """Whether `user_id` holds `role_id` active at `at` (default now), if the caller may ask."""
-    instant = _instant(ctx.now, at)
+    instant = instant_of(ctx.now, at)
     require_may_ask_about(ctx, user_id)
     return is_active(ctx.session, user_id, role_id, instant)
 
@@ -102,23 +115,19 @@ def _require_may_ask_fast(
     if actor.user_id is not None and actor.user_id == user_id:
         return
     if actor.user_id is None or actor.directory_id is None:
-        raise Forbidden("Only a signed-in user can ask about access.", code="not_a_user")
+        raise not_a_user()
     # permissions.can_read_all for a user: a reader role, active now, in their own directory.
     if not active_role_ids(conn, actor.user_id, now) & PIM_READER_ROLES:
-        raise Forbidden(
-            "Reading other users' PIM data needs an active Privileged Role Administrator, "
-            "Global Administrator, Security Administrator, Security Reader or Global Reader role.",
-            code="not_pim_reader",
-        )
+        raise not_pim_reader()
     target = fastread.first(conn, _DIRECTORY_OF_USER, {"user_id": user_id})
     if target is None or target.directory_id != actor.directory_id:
-        raise _not_found()
+        raise not_found()
 
 
 def active_roles_fast(
     conn: Connection, actor: Actor, user_id: uuid.UUID, now: datetime, at: datetime | None
 ) -> set[uuid.UUID]:
-    instant = _instant(now, at)
+    instant = instant_of(now, at)
     _require_may_ask_fast(conn, actor, user_id, now)
     return active_role_ids(conn, user_id, instant)
 

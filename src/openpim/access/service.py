@@ -18,7 +18,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Uuid, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Connection, Uuid, and_, bindparam, or_, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -29,16 +29,28 @@ from openpim.roles import models as _role_models  # noqa: F401  (resolves role_i
 _assignments = Assignment.__table__
 _users = User.__table__
 
-# The user's enabled flag is an uncorrelated EXISTS, so the database checks it once per query
-# instead of once per assignment row (a join did); duplicates are folded by the caller's set
-# rather than by a DISTINCT sort.
+
+def active_at(user_id: ColumnElement[Any], at: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The one definition of "holds a role active": an assignment row of `user_id` with
+    start_at <= at < end_at (no end: permanent), and the user enabled.
+
+    The enabled flag is an uncorrelated EXISTS, so the database checks it once per query
+    instead of once per assignment row (a join did); duplicates are folded by the caller's set
+    rather than by a DISTINCT sort.
+    """
+    return and_(
+        _assignments.c.principal_id == user_id,
+        _assignments.c.start_at <= at,
+        or_(_assignments.c.end_at.is_(None), _assignments.c.end_at > at),
+        select(_users.c.id)
+        .where(_users.c.id == user_id, _users.c.enabled.is_(True))
+        .correlate_except(_users)
+        .exists(),
+    )
+
+
 _ACTIVE_ROLES = select(_assignments.c.role_id).where(
-    _assignments.c.principal_id == bindparam("user_id"),
-    _assignments.c.start_at <= bindparam("at"),
-    or_(_assignments.c.end_at.is_(None), _assignments.c.end_at > bindparam("at")),
-    select(_users.c.id)
-    .where(_users.c.id == bindparam("user_id"), _users.c.enabled.is_(True))
-    .exists(),
+    active_at(bindparam("user_id"), bindparam("at"))
 )
 
 _IS_ACTIVE = (

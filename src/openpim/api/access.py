@@ -1,10 +1,10 @@
 """The access check: does user U hold role R active (now, or at a given instant)?
 
 This is the hot path other systems call before letting an admin act, so it stays lean: an
-`async` route that runs the token lookup and the access query on one bare connection inline on
-the event loop (a thread-pool hop and an ORM Session each cost more than both queries), and a
-small dict. It answers from the same read-time predicate as everything else (access.service), so
-it never lags behind the worker.
+`async` route that asks Caller.access_check (the token and the roles in one round trip on
+PostgreSQL, on one bare connection inline on the event loop on SQLite; a thread-pool hop and an
+ORM Session each cost more than the queries), and a small dict. It answers from the same
+read-time predicate as everything else (access.service), so it never lags behind the worker.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from openpim.access import checks
 from openpim.api.deps import SELF_OR_READER, access, caller_of
 from openpim.api.inputs import UtcDatetime
 from openpim.api.leanroute import LeanRoute
@@ -24,9 +23,7 @@ from openpim.api.leanroute import LeanRoute
 async def active_roles(
     user_id: uuid.UUID, request: Request, at: UtcDatetime | None = None
 ) -> dict[str, Any]:
-    role_ids, now = await caller_of(request).fast(
-        lambda conn, actor, now: (checks.active_roles_fast(conn, actor, user_id, now, at), now)
-    )
+    role_ids, now = await caller_of(request).access_check(user_id, at)
     instant = (at or now).astimezone(UTC)
     return {
         "user_id": str(user_id),
@@ -39,10 +36,8 @@ async def role_active(
     user_id: uuid.UUID, role_id: uuid.UUID, request: Request, at: UtcDatetime | None = None
 ) -> dict[str, bool]:
     caller = caller_of(request)  # a plain call, not a dependency: one level less to solve
-    active = await caller.fast(
-        lambda conn, actor, now: checks.holds_role_fast(conn, actor, user_id, role_id, now, at)
-    )
-    return {"active": active}
+    role_ids, _ = await caller.access_check(user_id, at)
+    return {"active": role_id in role_ids}
 
 
 def install(app: FastAPI, prefix: str) -> None:

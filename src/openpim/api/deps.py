@@ -5,8 +5,8 @@ the token lookup, then the service call, in one thread hop. Write routes check t
 their write unit opens (so the unit acts as the right user) and again inside it, where the
 token's last-use time commits with the change. Read routes authenticate in a read transaction
 and open a write unit only for the rare token touch (once a minute per token), so GETs never
-queue behind writers on SQLite. The access check (`Caller.fast()`) skips the thread hop and
-the ORM Session altogether: see api/access.py.
+queue behind writers on SQLite. The access check (`Caller.access_check()`) skips the thread
+hop and the ORM Session altogether: see api/access.py.
 
 Authorisation is not decided here: services raise Forbidden. Each route only declares its
 intended access level (`access(...)`) for the OpenAPI document and for the test that walks the
@@ -16,16 +16,17 @@ route table.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from openpim.access import checks, fastread
+from openpim.access.pgfast import AccessReader
 from openpim.api.inputs import StrictRoute, UtcDatetime
 from openpim.auth import tokens
 from openpim.auth.service import anonymous_actor
@@ -88,6 +89,8 @@ class Caller:
     token: str
     client_address: str | None
     request_id: str | None
+    # The app's asyncio PostgreSQL reader for the access check (None: not on PostgreSQL).
+    access_reader: AccessReader | None = None
 
     @contextmanager
     def unit(self) -> Iterator[Ctx]:
@@ -117,30 +120,41 @@ class Caller:
             # Rare (once a minute per token), so GETs almost never wait for the write lock.
             self._touch(actor)
 
-    async def fast(self, work: Callable[[Connection, Actor, datetime], T]) -> T:
-        """Authenticate and run `work` on a bare connection (the access check's hot path).
+    async def access_check(
+        self, user_id: uuid.UUID, at: datetime | None
+    ) -> tuple[frozenset[uuid.UUID], datetime]:
+        """The roles `user_id` holds active at `at` (default now), if this caller may ask.
 
-        A thread hop and an ORM Session each cost more than the check's two indexed reads (see
-        access.fastread), so both are skipped on SQLite, whose reads never wait: the work runs
-        on the event-loop thread. On a server database each read is a network round trip, and
-        waiting for it on the loop would serialise every request, so it goes to the thread
-        pool there. The rare token touch (a write that may wait for a lock) always does.
+        The access check's hot path. On PostgreSQL it is one statement on an asyncio connection
+        (access.pgfast: no thread hop, no ORM, one round trip). Elsewhere the same rules run on
+        a bare driver connection (access.fastread); SQLite's reads never wait, so that runs on
+        the event-loop thread, while any other server database goes to the thread pool. The
+        rare token touch (a write that may wait for a lock) always goes to the thread pool.
         """
-        if self.runtime.db.dialect == "sqlite":
-            result, actor, touch_due = self._fast(work)
+        now = self.runtime.clock.now()
+        reader = self.access_reader
+        if reader is not None:
+            answer = await reader.check(self.token, user_id, now, at, self.runtime.settings)
+            roles, actor, touch_due = answer.roles, answer.actor, answer.touch_due
+        elif self.runtime.db.dialect == "sqlite":
+            roles, actor, touch_due = self._check_on_driver(user_id, now, at)
         else:
-            result, actor, touch_due = await run_in_threadpool(self._fast, work)
+            roles, actor, touch_due = await run_in_threadpool(
+                self._check_on_driver, user_id, now, at
+            )
         if touch_due:
             await run_in_threadpool(self._touch, actor)
-        return result
+        return roles, now
 
-    def _fast(self, work: Callable[[Connection, Actor, datetime], T]) -> tuple[T, Actor, bool]:
-        now = self.runtime.clock.now()
+    def _check_on_driver(
+        self, user_id: uuid.UUID, now: datetime, at: datetime | None
+    ) -> tuple[frozenset[uuid.UUID], Actor, bool]:
         with fastread.connect(self.runtime.db.engine) as conn:
             actor, touch_due = checks.authenticate_fast(
                 conn, self.token, now, self.runtime.settings
             )
-            return work(conn, actor, now), actor, touch_due
+            roles = checks.active_roles_fast(conn, actor, user_id, now, at)
+            return frozenset(roles), actor, touch_due
 
     def _touch(self, actor: Actor) -> None:
         with self.runtime.unit(actor, client_address=self.client_address) as ctx:
@@ -190,6 +204,7 @@ def caller_of(request: Request) -> Caller:
         token=token,
         client_address=client_address(request),
         request_id=request_id(request),
+        access_reader=getattr(request.app.state, "access_reader", None),
     )
 
 
