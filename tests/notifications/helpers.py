@@ -15,7 +15,9 @@ from openpim.notifications import channels, delivery
 from openpim.notifications.delivery import DeliveryCounts, DeliveryPolicy
 from openpim.notifications.models import Delivery, DeliveryAttempt, OutboxMessage
 from openpim.notifications.schemas import EmailChannelIn, WebhookIn
-from tests.factories import Env
+from openpim.policies.schemas import RoleSettingsUpdate
+from openpim.policies.service import update_role_settings
+from tests.factories import PASSWORD_ADMIN, Env
 
 POLICY = DeliveryPolicy(
     max_attempts=4,
@@ -85,3 +87,22 @@ def events(env: Env, event_type: str | None = None) -> list[OutboxMessage]:
         rows = list(s.scalars(query))
         s.expunge_all()
         return rows
+
+
+def legacy_recipients(env: Env, directory: Directory, role_id: uuid.UUID = PASSWORD_ADMIN) -> None:
+    """The role's notification rules set to whom OpenPIM emailed before it had them: a
+    membership change to the member only, an activation to the admins only. For tests of the
+    delivery machinery, where one email per change keeps the counts plain."""
+    off = {"default_recipients": False}
+    rules = {
+        "eligible_assignment": {"admin": off},
+        "active_assignment": {"admin": off},
+        "activation": {"requestor": off},
+    }
+    with env.ctx() as ctx:
+        update_role_settings(
+            ctx,
+            directory.id,
+            role_id,
+            RoleSettingsUpdate.model_validate({"notification_rules": rules}),
+        )

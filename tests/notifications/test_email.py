@@ -27,9 +27,10 @@ def test_an_activation_emails_the_admins_with_the_facts_and_a_portal_link(
     request = activate(env, user, PASSWORD_ADMIN, timedelta(hours=2), justification="INC-7 reset")
     counts = deliver(env)
 
-    assert counts.delivered == 2
+    # The admins (role activation alert) and, by Entra's default, the member who activated.
+    assert counts.delivered == 3
     assert sorted(r.recipients[0] for r in smtp.received) == sorted(
-        [admin.user_principal_name, security.user_principal_name]
+        [admin.user_principal_name, security.user_principal_name, user.user_principal_name]
     )
     mail = smtp.to(security.user_principal_name)[0].message
     who = f"Alice (alice@{env.domain_of(directory)})"
@@ -72,6 +73,7 @@ def test_the_role_setting_switches_admins_off_and_adds_extra_recipients(
     deliver(env)
     assert sorted(r.recipients[0] for r in smtp.received) == [
         "Lead@contoso.example",
+        user.user_principal_name,  # the activated user's own rule is still on
         "soc@contoso.example",
     ]
 

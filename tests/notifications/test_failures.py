@@ -13,7 +13,15 @@ from openpim.notifications import channels, deliverylog, fanout
 from openpim.notifications.schemas import WebhookUpdate
 from tests.assignments.helpers import assign
 from tests.factories import PASSWORD_ADMIN, Env
-from tests.notifications.helpers import POLICY, deliver, deliveries, email_channel, events, webhook
+from tests.notifications.helpers import (
+    POLICY,
+    deliver,
+    deliveries,
+    email_channel,
+    events,
+    legacy_recipients,
+    webhook,
+)
 from tests.notifications.servers import SmtpServer
 
 
@@ -22,6 +30,7 @@ def test_an_event_that_cannot_be_rendered_is_retried_then_dead_and_retried_by_ha
 ) -> None:
     directory, admin = env.pim_directory()
     email_channel(env, directory, smtp.port)
+    legacy_recipients(env, directory)
     good, bad = env.user(directory, "good"), env.user(directory, "bad")
     real = fanout.render
 
@@ -51,6 +60,7 @@ def test_an_event_that_cannot_be_rendered_is_retried_then_dead_and_retried_by_ha
 def test_a_channel_removed_after_the_fan_out_dead_letters_its_deliveries(env: Env) -> None:
     directory, admin = env.pim_directory()
     email_channel(env, directory, 9)
+    legacy_recipients(env, directory)
     assign(env, admin, env.user(directory), PASSWORD_ADMIN, MemberType.ELIGIBLE)
     fanout_count = deliver(env, policy=POLICY)  # port 9: refused, retried later
     assert fanout_count.retrying == 1

@@ -8,13 +8,14 @@ from openpim.assignments.models import MemberType
 from openpim.notifications import delivery
 from tests.assignments.helpers import assign
 from tests.factories import PASSWORD_ADMIN, Env
-from tests.notifications.helpers import POLICY, email_channel
+from tests.notifications.helpers import POLICY, email_channel, legacy_recipients
 from tests.notifications.servers import SmtpServer, wait_for
 
 
 def test_the_delivery_thread_sends_while_it_runs_and_stops(env: Env, smtp: SmtpServer) -> None:
     directory, admin = env.pim_directory()
     email_channel(env, directory, smtp.port)
+    legacy_recipients(env, directory)
     member = env.user(directory, "kim")
     env.eligible(member, PASSWORD_ADMIN, duration=timedelta(days=3))  # due for a reminder
     thread, stop = delivery.start_in_thread(env.runtime, interval=0.02, policy=POLICY)

@@ -65,7 +65,7 @@ def test_pending_approval_goes_to_named_approvers_and_the_decision_to_the_reques
     emails = _emails_by_event(env)
     assert emails["request.pending_approval"] == {approver.user_principal_name}
     assert emails["request.approved"] == {user.user_principal_name}
-    assert emails["role.activated"] == {admin.user_principal_name}
+    assert emails["role.activated"] == {admin.user_principal_name, user.user_principal_name}
 
 
 def test_without_named_approvers_the_pras_approve_and_a_denial_reaches_the_requester(
@@ -91,7 +91,9 @@ def test_without_named_approvers_the_pras_approve_and_a_denial_reaches_the_reque
     assert ["Decision", "not today"] in denied.content["facts"]
 
 
-def test_members_hear_about_their_assignments_but_not_their_own_deactivation(env: Env) -> None:
+def test_members_and_admins_hear_about_assignments_but_not_a_members_own_deactivation(
+    env: Env,
+) -> None:
     directory, admin = _setup(env)
     user = env.user(directory, "member")
     assign(env, admin, user, PASSWORD_ADMIN, MemberType.ELIGIBLE)
@@ -108,8 +110,10 @@ def test_members_hear_about_their_assignments_but_not_their_own_deactivation(env
             member_type=MemberType.ELIGIBLE,
         )
     emails = _emails_by_event(env)
-    assert emails["assignment.added"] == {user.user_principal_name}
-    assert emails["eligibility.ended"] == {user.user_principal_name}
+    # Entra's defaults: the assignee and the admins (role assignment alert).
+    both = {user.user_principal_name, admin.user_principal_name}
+    assert emails["assignment.added"] == both
+    assert emails["eligibility.ended"] == both
     assert "activation.ended" not in emails  # they deactivated it themselves
     assert {e.event_type for e in events(env)} >= {"activation.ended", "role.activated"}
 

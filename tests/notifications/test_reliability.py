@@ -28,6 +28,7 @@ from tests.notifications.helpers import (
     deliveries,
     email_channel,
     events,
+    legacy_recipients,
     webhook,
 )
 from tests.notifications.servers import Receiver, SmtpServer, WebhookServer
@@ -52,6 +53,7 @@ def test_smtp_down_for_a_while_then_back_delivers_everything_once(
 ) -> None:
     directory, admin = env.pim_directory()
     email_channel(env, directory, smtp.port)
+    legacy_recipients(env, directory)
     users = _members(env, directory, admin, 12)
     smtp.stop()
 
@@ -81,6 +83,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_under_the_same_id(
 ) -> None:
     directory, admin = env.pim_directory()
     email_channel(env, directory, smtp.port)
+    legacy_recipients(env, directory)
     users = _members(env, directory, admin, 10)
     real_send = mail.SmtpSender.send
     state = {"started": 0, "dead": False}
@@ -144,6 +147,7 @@ def test_a_killed_worker_process_loses_nothing(
 ) -> None:
     directory, admin = env.pim_directory()
     email_channel(env, directory, smtp.port)
+    legacy_recipients(env, directory)
     users = _members(env, directory, admin, 8)
     done = subprocess.run(
         [sys.executable, "-c", _KILLED, backend_url, env.now.isoformat(), "3"],
@@ -225,6 +229,7 @@ def test_a_relay_refusing_a_recipient_for_good_dead_letters_at_once(
 ) -> None:
     directory, admin = env.pim_directory()
     email_channel(env, directory, smtp.port)
+    legacy_recipients(env, directory)
     smtp.replies = ["451 4.3.0 try again later", "550 5.1.1 no such mailbox"]
     _members(env, directory, admin, 1)
     assert deliver(env).retrying == 1
@@ -239,6 +244,7 @@ def test_a_rolled_back_activation_sends_nothing(env: Env, smtp: SmtpServer) -> N
     user = env.user(directory, "erin")
     env.eligible(user, PASSWORD_ADMIN)
     email_channel(env, directory, smtp.port)
+    legacy_recipients(env, directory)
 
     class Abort(Exception):
         pass
@@ -265,6 +271,7 @@ def test_a_rolled_back_activation_sends_nothing(env: Env, smtp: SmtpServer) -> N
 def test_two_workers_at_once_never_send_the_same_row(env: Env, smtp: SmtpServer) -> None:
     directory, admin = env.pim_directory()
     email_channel(env, directory, smtp.port)
+    legacy_recipients(env, directory)
     _members(env, directory, admin, 60)
     delivery.fan_out(env.runtime, limit=500)
     errors: list[BaseException] = []

@@ -19,7 +19,13 @@ from cryptography.x509.oid import NameOID
 from openpim.assignments.models import MemberType
 from tests.assignments.helpers import assign
 from tests.factories import PASSWORD_ADMIN, Env
-from tests.notifications.helpers import POLICY, deliver, deliveries, email_channel
+from tests.notifications.helpers import (
+    POLICY,
+    deliver,
+    deliveries,
+    email_channel,
+    legacy_recipients,
+)
 from tests.notifications.servers import SmtpServer
 
 LOGIN, PASSWORD = "pim-relay", "relay-password-0123"
@@ -86,6 +92,7 @@ def trusted(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> 
 def _one_email(env: Env, port: int, **channel: Any) -> None:
     directory, admin = env.pim_directory()
     email_channel(env, directory, port, **channel)
+    legacy_recipients(env, directory)
     assign(env, admin, env.user(directory), PASSWORD_ADMIN, MemberType.ELIGIBLE)
 
 

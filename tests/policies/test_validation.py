@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from openpim.kit.errors import ValidationFailed
+from openpim.policies.notification_rules import NotificationRules
 from openpim.policies.schemas import RoleSettingsOut, RoleSettingsUpdate
 from openpim.policies.service import validate_changes
 from openpim.policies.settings import RoleSettings
@@ -176,12 +177,18 @@ def test_settings_out_renders_iso_durations_and_lists() -> None:
         directory_id=uuid.uuid4(),
         activation_max_duration=timedelta(hours=1, minutes=30),
         approver_ids=(approver,),
-        notify_extra_recipients=("secops@example.com",),
+        notification_rules=NotificationRules.from_legacy(True, ["secops@example.com"]),
     )
     out = RoleSettingsOut.from_settings(settings).model_dump(mode="json")
     assert out["activation_max_duration"] == "PT1H30M"
     assert out["approver_ids"] == [str(approver)]
     assert out["notify_extra_recipients"] == ["secops@example.com"]
+    assert out["notification_rules"]["activation"]["admin"] == {
+        "default_recipients": True,
+        "extra_recipients": ["secops@example.com"],
+        "level": "All",
+    }
+    assert out["notification_rules"]["eligible_assignment"]["requestor"]["level"] == "All"
     assert out["is_default"] is True and out["mfa_locked"] is False
     assert (
         RoleSettingsOut.from_settings(

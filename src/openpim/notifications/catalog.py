@@ -19,9 +19,13 @@ from dataclasses import dataclass
 
 
 class Audience(enum.StrEnum):
+    """Who gets an event's email. Events about a role's assignments, activations and requests
+    follow the role's notification rules instead (role_rules.py); for the two audiences marked
+    so that is always the case, for the others when the event's stage can be told."""
+
     ADMINS = "admins"  # PRAs, Security Administrators, Global Administrators
-    ACTIVATION = "activation"  # ADMINS when the role's setting says so, plus its extra addresses
-    APPROVERS = "approvers"  # the role's named approvers, else the PRAs
+    ACTIVATION = "activation"  # by role rules: admins and the member who activated, plus extras
+    APPROVERS = "approvers"  # by role rules: the role's named approvers, else the PRAs
     MANAGERS = "managers"  # the PRAs (admin decisions on extend/renew)
     REQUESTER = "requester"
     MEMBER = "member"  # the user the schedule belongs to

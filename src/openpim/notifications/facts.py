@@ -35,6 +35,7 @@ _VERBS = {
     "selfDeactivate": "deactivate",
 }
 _KINDS = {"eligibility": "eligible", "assignment": "active", "activation": "active"}
+_MEMBER_KINDS = {"Eligible": "eligibility", "Active": "assignment"}
 
 
 def as_uuid(value: Any) -> uuid.UUID | None:
@@ -92,6 +93,10 @@ class Facts:
     principal_id: uuid.UUID | None = None
     requester_id: uuid.UUID | None = None
     role_id: uuid.UUID | None = None
+    # What the event is about: "eligibility", "assignment" (active) or "activation"; "" unknown.
+    kind: str = ""
+    # The request's action (selfActivate, selfExtend, adminAssign...), "" when there is none.
+    action: str = ""
 
 
 def gather(
@@ -193,4 +198,6 @@ def gather(
         principal_id=principal_id,
         requester_id=requester_id,
         role_id=role_id,
+        kind=kind or (_MEMBER_KINDS.get(request.member_type, "") if request else ""),
+        action=action or (request.action if request else ""),
     )

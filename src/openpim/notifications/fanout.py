@@ -27,7 +27,7 @@ from openpim.notifications.catalog import spec_for
 from openpim.notifications.content import render
 from openpim.notifications.facts import as_uuid, gather
 from openpim.notifications.models import Delivery, EmailChannel, OutboxMessage, WebhookChannel
-from openpim.notifications.recipients import resolve
+from openpim.notifications.recipients import Lookups, resolve
 from openpim.roles.models import RoleDefinition
 
 log = logging.getLogger("openpim.notifications")
@@ -78,7 +78,7 @@ class _Plan:
     rows: list[dict[str, Any]]
 
 
-def _expand(ctx: Ctx, row: OutboxMessage, channels: _Channels | None) -> _Plan:
+def _expand(ctx: Ctx, row: OutboxMessage, channels: _Channels | None, lookups: Lookups) -> _Plan:
     """Everything an event becomes, computed without writing anything."""
     now = ctx.now
     spec = spec_for(row.event_type)
@@ -124,6 +124,7 @@ def _expand(ctx: Ctx, row: OutboxMessage, channels: _Channels | None) -> _Plan:
                 directory_id=row.directory_id,
                 facts=facts,
                 now=now,
+                lookups=lookups,
             )
             for address in recipients.addresses:
                 add(EMAIL, address, None)
@@ -208,6 +209,7 @@ def fan_out_batch(
     result.claimed = len(rows)
     kept = _preload(ctx, list(rows))
     cache: dict[uuid.UUID, _Channels] = {}
+    lookups = Lookups(ctx.session, now)
     deliveries: list[dict[str, Any]] = []
     # Reads only until the end: pending row updates need not be flushed before each query,
     # and one event's failure (a template bug, a bad payload) leaves the others untouched.
@@ -219,7 +221,7 @@ def fan_out_batch(
                     cache[row.directory_id] = _channels(ctx.session, row.directory_id)
                 channels = cache[row.directory_id]
             try:
-                plan = _expand(ctx, row, channels)
+                plan = _expand(ctx, row, channels, lookups)
             except SQLAlchemyError:
                 raise  # the transaction is unusable: the whole batch is retried
             except Exception as exc:

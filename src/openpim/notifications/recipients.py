@@ -1,5 +1,9 @@
 """Who receives an event's email.
 
+Events about a role's assignments, activations and requests follow the role's nine
+notification rules (role_rules.py says which rule, and what "critical" means); the others go to
+their catalog audience. Whatever the sources, an event has at most MAX_RECIPIENTS addresses.
+
 Users have no separate mail attribute: a user principal name is email-shaped and is the
 address. Disabled users receive nothing. Role holders are found through the one "active roles"
 answer (access.service), never a query of our own about what "active" means.
@@ -23,7 +27,10 @@ from openpim.directory.models import User
 from openpim.notifications.addresses import canonical_address, is_address
 from openpim.notifications.catalog import Audience, EventSpec
 from openpim.notifications.facts import Facts, as_uuid
+from openpim.notifications.role_rules import Governed, governing, is_critical
+from openpim.policies.notification_rules import Level, NotificationRules, RecipientType
 from openpim.policies.service import read_role_settings
+from openpim.policies.settings import RoleSettings
 from openpim.roles.ids import (
     GLOBAL_ADMINISTRATOR,
     PRIVILEGED_ROLE_ADMINISTRATOR,
@@ -62,6 +69,29 @@ def holders(
         .limit(_CANDIDATE_LIMIT)
     ).all()
     return [uid for uid in candidates if active_role_ids(session, uid, now) & roles]
+
+
+class Lookups:
+    """The role settings and role holders that recipients need, read once per fan-out batch
+    (a batch has one `now`; many of its events name the same role and the same admins)."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+        self._settings: dict[tuple[uuid.UUID, uuid.UUID], RoleSettings] = {}
+        self._holders: dict[tuple[uuid.UUID, frozenset[uuid.UUID]], list[uuid.UUID]] = {}
+
+    def settings(self, directory_id: uuid.UUID, role_id: uuid.UUID) -> RoleSettings:
+        key = (directory_id, role_id)
+        if key not in self._settings:
+            self._settings[key] = read_role_settings(self.session, directory_id, role_id)
+        return self._settings[key]
+
+    def holders(self, directory_id: uuid.UUID, roles: frozenset[uuid.UUID]) -> list[uuid.UUID]:
+        key = (directory_id, roles)
+        if key not in self._holders:
+            self._holders[key] = holders(self.session, directory_id, roles, self.now)
+        return self._holders[key]
 
 
 def user_addresses(
@@ -125,6 +155,74 @@ def _payload_emails(payload: dict[str, Any]) -> list[str]:
     return [str(v) for v in raw] if isinstance(raw, list) else []
 
 
+def _default_users(
+    recipient: RecipientType,
+    *,
+    event_type: str,
+    payload: dict[str, Any],
+    directory_id: uuid.UUID,
+    facts: Facts,
+    settings: RoleSettings | None,
+    lookups: Lookups,
+) -> list[uuid.UUID]:
+    """The default recipients of one recipient type for this event."""
+    if recipient == RecipientType.ADMIN:
+        return lookups.holders(directory_id, ADMIN_ROLES)
+    if recipient == RecipientType.REQUESTOR:
+        # A decision goes to whoever asked; anything else to the member it is about.
+        who = facts.requester_id if event_type.startswith("request.") else facts.principal_id
+        return [who] if who is not None else []
+    if event_type == "request.pending_approval":
+        named = [u for u in (as_uuid(v) for v in payload.get("approver_ids") or []) if u]
+        if not named and settings is not None:
+            named = list(settings.approver_ids)
+        if named:
+            return named
+    return lookups.holders(directory_id, MANAGER_ROLES)
+
+
+def _by_role_rules(
+    governed: Governed,
+    *,
+    spec: EventSpec,
+    event_type: str,
+    payload: dict[str, Any],
+    directory_id: uuid.UUID,
+    facts: Facts,
+    lookups: Lookups,
+) -> tuple[list[uuid.UUID], list[str], list[str]]:
+    """Users, extra addresses, and why a recipient type got nothing, by the role's rules."""
+    settings = lookups.settings(directory_id, facts.role_id) if facts.role_id is not None else None
+    rules = settings.notification_rules if settings is not None else NotificationRules()
+    critical = is_critical(spec, highly_privileged=settings is not None and settings.mfa_locked)
+    users: list[uuid.UUID] = []
+    extra: list[str] = []
+    reasons: list[str] = []
+    for recipient in governed.recipients:
+        rule = rules.get(governed.stage, recipient)
+        name = f"{governed.stage.value}/{recipient.value}"
+        if rule.level == Level.NONE:
+            reasons.append(f"the role's notification rule {name} is off")
+            continue
+        if rule.level == Level.CRITICAL and not critical:
+            reasons.append(f"the role's notification rule {name} sends critical emails only")
+            continue
+        if rule.default_recipients:
+            users += _default_users(
+                recipient,
+                event_type=event_type,
+                payload=payload,
+                directory_id=directory_id,
+                facts=facts,
+                settings=settings,
+                lookups=lookups,
+            )
+        elif not rule.extra_recipients:
+            reasons.append(f"the role's notification rule {name} has no recipient")
+        extra += list(rule.extra_recipients)
+    return users, extra, reasons
+
+
 def resolve(
     session: Session,
     *,
@@ -134,33 +232,35 @@ def resolve(
     directory_id: uuid.UUID,
     facts: Facts,
     now: datetime,
+    lookups: Lookups | None = None,
 ) -> Recipients:
+    lookups = lookups if lookups is not None else Lookups(session, now)
     users: list[uuid.UUID] = []
     extra: list[str] = []
     audience = spec.audience
     why_none: str | None = None
-    if audience == Audience.ADMINS or (
+    governed = governing(event_type, facts)
+    if governed is not None:
+        users, extra, reasons = _by_role_rules(
+            governed,
+            spec=spec,
+            event_type=event_type,
+            payload=payload,
+            directory_id=directory_id,
+            facts=facts,
+            lookups=lookups,
+        )
+        why_none = "; ".join(reasons) or None
+    elif audience == Audience.ADMINS or (
         audience == Audience.HIGH_ALERT and str(payload.get("severity", "")).lower() == "high"
     ):
-        users += holders(session, directory_id, ADMIN_ROLES, now)
+        users += lookups.holders(directory_id, ADMIN_ROLES)
     elif audience == Audience.HIGH_ALERT:
         why_none = "only high-severity alerts are emailed"
-    elif audience == Audience.ACTIVATION and facts.role_id is not None:
-        settings = read_role_settings(session, directory_id, facts.role_id)
-        if settings.notify_default_recipients:
-            users += holders(session, directory_id, ADMIN_ROLES, now)
-        extra += list(settings.notify_extra_recipients)
-        if not settings.notify_default_recipients and not extra:
-            why_none = "the role's notification setting is off"
-    elif audience == Audience.APPROVERS:
-        named = [u for u in (as_uuid(v) for v in payload.get("approver_ids") or []) if u]
-        if not named and facts.role_id is not None:
-            named = list(read_role_settings(session, directory_id, facts.role_id).approver_ids)
-        users += named or holders(session, directory_id, MANAGER_ROLES, now)
     elif audience == Audience.REVIEWERS:
         users += _reviewers(session, payload)
     elif audience == Audience.MANAGERS:
-        users += holders(session, directory_id, MANAGER_ROLES, now)
+        users += lookups.holders(directory_id, MANAGER_ROLES)
     elif audience == Audience.REQUESTER and facts.requester_id is not None:
         users.append(facts.requester_id)
     elif (
@@ -173,7 +273,7 @@ def resolve(
     users += _payload_ids(payload)
     extra += _payload_emails(payload)
     if payload.get("notify_admins") is True:
-        users += holders(session, directory_id, ADMIN_ROLES, now)
+        users += lookups.holders(directory_id, ADMIN_ROLES)
     addresses = _unique(user_addresses(session, directory_id, users) + extra)
     if not addresses and why_none is None:
         why_none = "no recipient for this event"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,8 +24,13 @@ class RolePolicy(UUIDPrimaryKey, Base):
     require_ticket_on_activation: Mapped[bool]
     require_approval_on_activation: Mapped[bool]
     approver_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The (activation, admin) notification rule, as before the nine rules; kept in step with
+    # notification_rules, which is read instead when it is set.
     notify_default_recipients: Mapped[bool]
     notify_extra_recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The nine notification rules (policies/notification_rules.py, NotificationRules.as_json);
+    # NULL on rows written before them: read as the two columns above plus defaults.
+    notification_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     eligible_allow_permanent: Mapped[bool]
     eligible_max_days: Mapped[int]
     active_allow_permanent: Mapped[bool]

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictInt
 
 from openpim.kit.durations import format_duration
+from openpim.policies.notification_rules import Level, NotificationRule, NotificationRules
 from openpim.policies.settings import RoleSettings
 
 
@@ -35,6 +36,44 @@ def _iso_duration(value: Any) -> Any:
 IsoDuration = Annotated[timedelta, BeforeValidator(_iso_duration)]
 
 
+class NotificationRuleOut(BaseModel):
+    # Email the default recipients of this type (admins, the member, the approvers).
+    default_recipients: bool
+    extra_recipients: list[str]
+    # All, Critical (critical emails only) or None (no email to this type, extras included).
+    level: Level
+
+    @classmethod
+    def from_rule(cls, rule: NotificationRule) -> NotificationRuleOut:
+        return cls(
+            default_recipients=rule.default_recipients,
+            extra_recipients=list(rule.extra_recipients),
+            level=rule.level,
+        )
+
+
+class NotificationRuleSetOut(BaseModel):
+    admin: NotificationRuleOut
+    requestor: NotificationRuleOut
+    approver: NotificationRuleOut
+
+
+class NotificationRulesOut(BaseModel):
+    """Graph's nine Notification_* rules: eligible_assignment = Admin_Eligibility,
+    active_assignment = Admin_Assignment, activation = EndUser_Assignment."""
+
+    eligible_assignment: NotificationRuleSetOut
+    active_assignment: NotificationRuleSetOut
+    activation: NotificationRuleSetOut
+
+    @classmethod
+    def from_rules(cls, rules: NotificationRules) -> NotificationRulesOut:
+        out: dict[str, dict[str, NotificationRuleOut]] = {}
+        for (stage, recipient), rule in rules.items():
+            out.setdefault(stage.value, {})[recipient.value] = NotificationRuleOut.from_rule(rule)
+        return cls.model_validate(out)
+
+
 class RoleSettingsOut(BaseModel):
     role_id: uuid.UUID
     directory_id: uuid.UUID
@@ -45,8 +84,10 @@ class RoleSettingsOut(BaseModel):
     require_approval_on_activation: bool
     # Empty with approval on: the directory's Privileged Role Administrators approve.
     approver_ids: list[uuid.UUID]
+    # The (activation, admin) rule of notification_rules, under its names from before the rules.
     notify_default_recipients: bool
     notify_extra_recipients: list[str]
+    notification_rules: NotificationRulesOut
     eligible_allow_permanent: bool
     eligible_max_days: int
     active_allow_permanent: bool
@@ -71,6 +112,7 @@ class RoleSettingsOut(BaseModel):
             approver_ids=list(settings.approver_ids),
             notify_default_recipients=settings.notify_default_recipients,
             notify_extra_recipients=list(settings.notify_extra_recipients),
+            notification_rules=NotificationRulesOut.from_rules(settings.notification_rules),
             eligible_allow_permanent=settings.eligible_allow_permanent,
             eligible_max_days=settings.eligible_max_days,
             active_allow_permanent=settings.active_allow_permanent,
@@ -88,6 +130,32 @@ class RoleSettingsListOut(BaseModel):
     value: list[RoleSettingsOut]
 
 
+class NotificationRuleUpdate(BaseModel):
+    """Omitted (or null) fields keep their value. The service checks addresses and levels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_recipients: bool | None = None
+    extra_recipients: list[str] | None = None
+    level: str | None = None
+
+
+class NotificationRuleSetUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    admin: NotificationRuleUpdate | None = None
+    requestor: NotificationRuleUpdate | None = None
+    approver: NotificationRuleUpdate | None = None
+
+
+class NotificationRulesUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    eligible_assignment: NotificationRuleSetUpdate | None = None
+    active_assignment: NotificationRuleSetUpdate | None = None
+    activation: NotificationRuleSetUpdate | None = None
+
+
 class RoleSettingsUpdate(BaseModel):
     """A partial update: omitted (or null) fields keep their current value."""
 
@@ -101,6 +169,7 @@ class RoleSettingsUpdate(BaseModel):
     approver_ids: list[uuid.UUID] | None = None
     notify_default_recipients: bool | None = None
     notify_extra_recipients: list[str] | None = None
+    notification_rules: NotificationRulesUpdate | None = None
     eligible_allow_permanent: bool | None = None
     eligible_max_days: StrictInt | None = None
     active_allow_permanent: bool | None = None
@@ -109,9 +178,13 @@ class RoleSettingsUpdate(BaseModel):
     require_justification_on_active_assignment: bool | None = None
 
     def changes(self) -> dict[str, Any]:
-        """The fields the caller set, by RoleSettings field name."""
-        return {
+        """The fields the caller set, by RoleSettings field name; notification_rules as a
+        nested dict of the rule fields set ({stage: {recipient type: {field: value}}})."""
+        out = {
             name: getattr(self, name)
             for name in self.model_fields_set
             if getattr(self, name) is not None
         }
+        if self.notification_rules is not None:
+            out["notification_rules"] = self.notification_rules.model_dump(exclude_none=True)
+        return out

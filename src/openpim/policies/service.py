@@ -25,6 +25,14 @@ from openpim.kit.context import Ctx
 from openpim.kit.durations import format_duration
 from openpim.kit.errors import NotFound, ValidationFailed
 from openpim.policies.models import RolePolicy
+from openpim.policies.notification_rules import (
+    RULE_FIELDS,
+    NotificationRules,
+    RecipientType,
+    RuleKey,
+    Stage,
+    parse_level,
+)
 from openpim.policies.schemas import RoleSettingsUpdate
 from openpim.policies.settings import ACTIVATION_MAX, ACTIVATION_MIN, RoleSettings
 from openpim.roles.models import RoleDefinition
@@ -47,6 +55,7 @@ _POLICY_COLUMNS = (
     "approver_ids",
     "notify_default_recipients",
     "notify_extra_recipients",
+    "notification_rules",
     "eligible_allow_permanent",
     "eligible_max_days",
     "active_allow_permanent",
@@ -100,8 +109,7 @@ def _build(role_id: uuid.UUID, directory_id: uuid.UUID, locked: bool, src: Any) 
         require_ticket_on_activation=bool(src.require_ticket_on_activation),
         require_approval_on_activation=bool(src.require_approval_on_activation),
         approver_ids=tuple(uuid.UUID(str(v)) for v in src.approver_ids or ()),
-        notify_default_recipients=bool(src.notify_default_recipients),
-        notify_extra_recipients=tuple(src.notify_extra_recipients or ()),
+        notification_rules=_rules_of(src),
         eligible_allow_permanent=bool(src.eligible_allow_permanent),
         eligible_max_days=int(src.eligible_max_days),
         active_allow_permanent=bool(src.active_allow_permanent),
@@ -113,6 +121,14 @@ def _build(role_id: uuid.UUID, directory_id: uuid.UUID, locked: bool, src: Any) 
         mfa_locked=locked,
         is_default=False,
     )
+
+
+def _rules_of(src: Any) -> NotificationRules:
+    if src.notification_rules is None:  # written before the nine rules
+        return NotificationRules.from_legacy(
+            src.notify_default_recipients, src.notify_extra_recipients
+        )
+    return NotificationRules.from_json(src.notification_rules)
 
 
 def _from_row(row: Any, directory_id: uuid.UUID) -> RoleSettings:
@@ -163,7 +179,14 @@ _SETTING_FIELDS = frozenset(
     f.name
     for f in dataclasses.fields(RoleSettings)
     if f.name not in ("role_id", "directory_id", "mfa_locked", "is_default")
-)
+) | {"notify_default_recipients", "notify_extra_recipients"}
+# The two settings from before the nine notification rules: fields of the (activation, admin)
+# rule under their old names.
+_LEGACY_RULE: RuleKey = (Stage.ACTIVATION, RecipientType.ADMIN)
+_LEGACY_FIELDS = {
+    "notify_default_recipients": "default_recipients",
+    "notify_extra_recipients": "extra_recipients",
+}
 
 
 def _out_of_bounds(field: str, message: str) -> ValidationFailed:
@@ -197,10 +220,15 @@ def _check_days(field: str, value: int) -> int:
     return value
 
 
-def _check_recipients(values: Iterable[str]) -> tuple[str, ...]:
-    field = "notify_extra_recipients"
+def _check_recipients(values: Any, field: str = "notify_extra_recipients") -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise ValidationFailed(f"{field} must be a list of email addresses.", field=field)
     cleaned: dict[str, str] = {}
     for raw in values:
+        if not isinstance(raw, str):
+            raise ValidationFailed(
+                f"{raw!r} is not an email address.", code="invalid_email", field=field
+            )
         address = raw.strip()
         if len(address) > 254 or _EMAIL.fullmatch(address) is None:
             raise ValidationFailed(
@@ -226,10 +254,92 @@ def _check_approver_count(values: Iterable[uuid.UUID]) -> tuple[uuid.UUID, ...]:
     return unique
 
 
+def _check_rule_field(field: str, name: str, value: Any) -> Any:
+    if name == "default_recipients":
+        if not isinstance(value, bool):
+            raise ValidationFailed(f"{field} must be true or false.", field=field)
+        return value
+    if name == "extra_recipients":
+        return _check_recipients(value, field)
+    level = parse_level(value)
+    if level is None:
+        raise ValidationFailed(
+            f"{field} must be All, Critical or None, got {value!r}.",
+            code="invalid_level",
+            field=field,
+        )
+    return level
+
+
+def _check_rules(value: Any) -> dict[RuleKey, dict[str, Any]]:
+    """A partial change of the notification rules, {stage: {recipient type: {field: value}}},
+    as {(stage, recipient type): {field: normalised value}}; None values are left out."""
+    base = "notification_rules"
+    if not isinstance(value, Mapping):
+        raise ValidationFailed(f"{base} must be an object.", field=base)
+    out: dict[RuleKey, dict[str, Any]] = {}
+    for stage_name in sorted(value, key=str):
+        stage_field = f"{base}.{stage_name}"
+        stage = next((s for s in Stage if s.value == stage_name), None)
+        if stage is None:
+            raise ValidationFailed(
+                f"Unknown stage {stage_name!r}: one of {', '.join(Stage)}.",
+                code="unknown_setting",
+                field=stage_field,
+            )
+        by_type = value[stage_name]
+        if by_type is None:
+            continue
+        if not isinstance(by_type, Mapping):
+            raise ValidationFailed(f"{stage_field} must be an object.", field=stage_field)
+        for type_name in sorted(by_type, key=str):
+            rule_field = f"{stage_field}.{type_name}"
+            recipient = next((r for r in RecipientType if r.value == type_name), None)
+            if recipient is None:
+                raise ValidationFailed(
+                    f"Unknown recipient type {type_name!r}: one of {', '.join(RecipientType)}.",
+                    code="unknown_setting",
+                    field=rule_field,
+                )
+            change = by_type[type_name]
+            if change is None:
+                continue
+            if not isinstance(change, Mapping):
+                raise ValidationFailed(f"{rule_field} must be an object.", field=rule_field)
+            fields: dict[str, Any] = {}
+            for name in sorted(change, key=str):
+                if name not in RULE_FIELDS:
+                    raise ValidationFailed(
+                        f"Unknown setting {name!r} of a notification rule: one of "
+                        f"{', '.join(RULE_FIELDS)}.",
+                        code="unknown_setting",
+                        field=f"{rule_field}.{name}",
+                    )
+                if change[name] is not None:
+                    fields[name] = _check_rule_field(f"{rule_field}.{name}", name, change[name])
+            if fields:
+                out[(stage, recipient)] = fields
+    return out
+
+
+def _check_legacy_agrees(out: Mapping[str, Any]) -> None:
+    """The old names and the (activation, admin) rule may both be given, but not disagree."""
+    rule = out.get("notification_rules", {}).get(_LEGACY_RULE, {})
+    for old, new in _LEGACY_FIELDS.items():
+        if old in out and new in rule and out[old] != rule[new]:
+            raise ValidationFailed(
+                f"{old} and notification_rules.activation.admin.{new} are the same setting "
+                "and were given different values.",
+                code="conflicting_settings",
+                field=old,
+            )
+
+
 def validate_changes(changes: Mapping[str, Any], *, mfa_locked: bool) -> dict[str, Any]:
     """Check requested setting changes against the bounds; return them normalised.
 
     Pure (no database): the approvers' existence is checked separately by the caller.
+    `notification_rules` comes back as {(stage, recipient type): {field: value}}.
     """
     out: dict[str, Any] = {}
     for field in sorted(changes):
@@ -238,7 +348,9 @@ def validate_changes(changes: Mapping[str, Any], *, mfa_locked: bool) -> dict[st
             raise ValidationFailed(
                 f"Unknown setting {field!r}.", code="unknown_setting", field=field
             )
-        if field == "activation_max_duration":
+        if field == "notification_rules":
+            out[field] = _check_rules(value)
+        elif field == "activation_max_duration":
             out[field] = _check_activation_max(value)
         elif field in ("eligible_max_days", "active_max_days"):
             out[field] = _check_days(field, value)
@@ -257,6 +369,7 @@ def validate_changes(changes: Mapping[str, Any], *, mfa_locked: bool) -> dict[st
                     field=field,
                 )
             out[field] = value
+    _check_legacy_agrees(out)
     return out
 
 
@@ -285,6 +398,46 @@ def _check_approvers(
 # --- update -------------------------------------------------------------------------------
 
 
+def _apply(current: RoleSettings, values: Mapping[str, Any]) -> RoleSettings:
+    """`current` with validated changes applied (the old notify_* names go to their rule)."""
+    rule_changes: dict[RuleKey, dict[str, Any]] = {}
+    legacy = {new: values[old] for old, new in _LEGACY_FIELDS.items() if old in values}
+    if legacy:
+        rule_changes[_LEGACY_RULE] = legacy
+    for key, fields in values.get("notification_rules", {}).items():
+        rule_changes[key] = {**rule_changes.get(key, {}), **fields}
+    plain = {
+        k: v for k, v in values.items() if k not in _LEGACY_FIELDS and k != "notification_rules"
+    }
+    return dataclasses.replace(
+        current,
+        **plain,
+        notification_rules=current.notification_rules.with_changes(rule_changes),
+        is_default=False,
+    )
+
+
+def _diff(current: RoleSettings, updated: RoleSettings) -> dict[str, Any]:
+    """Old and new value of every setting that changed; a notification rule is one entry."""
+    diff = {
+        field: {
+            "old": _jsonable(getattr(current, field)),
+            "new": _jsonable(getattr(updated, field)),
+        }
+        for field in sorted(_SETTING_FIELDS - set(_LEGACY_FIELDS) - {"notification_rules"})
+        if getattr(current, field) != getattr(updated, field)
+    }
+    new_rules = dict(updated.notification_rules.items())
+    for (stage, recipient), old in current.notification_rules.items():
+        new = new_rules[(stage, recipient)]
+        if old != new:
+            diff[f"notification_rules.{stage}.{recipient}"] = {
+                "old": old.as_json(),
+                "new": new.as_json(),
+            }
+    return diff
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, timedelta):
         return format_duration(value)
@@ -300,6 +453,8 @@ def _store(row: RolePolicy, settings: RoleSettings) -> None:
     row.require_ticket_on_activation = settings.require_ticket_on_activation
     row.require_approval_on_activation = settings.require_approval_on_activation
     row.approver_ids = [str(v) for v in settings.approver_ids]
+    row.notification_rules = settings.notification_rules.as_json()
+    # Kept in step for readers of the two old columns (and a downgrade).
     row.notify_default_recipients = settings.notify_default_recipients
     row.notify_extra_recipients = list(settings.notify_extra_recipients)
     row.eligible_allow_permanent = settings.eligible_allow_permanent
@@ -334,15 +489,8 @@ def update_role_settings(
         )
     ).scalar_one_or_none()
     current = _build(role.id, directory_id, role.mfa_always_required, row)
-    updated = dataclasses.replace(current, **values, is_default=False)
-    diff = {
-        field: {
-            "old": _jsonable(getattr(current, field)),
-            "new": _jsonable(getattr(updated, field)),
-        }
-        for field in sorted(values)
-        if getattr(current, field) != getattr(updated, field)
-    }
+    updated = _apply(current, values)
+    diff = _diff(current, updated)
     if not diff:
         return current
     if row is None:

@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from openpim.policies.notification_rules import NotificationRules, RecipientType, Stage
+
 # Bounds and defaults from DESIGN.md (Microsoft's documented values).
 ACTIVATION_MIN = timedelta(minutes=30)
 ACTIVATION_MAX = timedelta(hours=24)
@@ -28,8 +30,8 @@ class RoleSettings:
     require_ticket_on_activation: bool = False
     require_approval_on_activation: bool = False
     approver_ids: tuple[uuid.UUID, ...] = ()
-    notify_default_recipients: bool = True
-    notify_extra_recipients: tuple[str, ...] = ()
+    # Who is emailed about assignments and activations of the role (policies/notification_rules).
+    notification_rules: NotificationRules = field(default_factory=NotificationRules)
     eligible_allow_permanent: bool = True
     eligible_max_days: int = DEFAULT_ELIGIBLE_MAX_DAYS
     active_allow_permanent: bool = True
@@ -39,3 +41,13 @@ class RoleSettings:
     # True for Microsoft's highly privileged roles: require_mfa_on_activation is locked on.
     mfa_locked: bool = False
     is_default: bool = field(default=True, compare=False)
+
+    # The two settings a role had before the nine notification rules: the (activation, admin)
+    # rule, "notify the admins on activation" and its extra addresses.
+    @property
+    def notify_default_recipients(self) -> bool:
+        return self.notification_rules.get(Stage.ACTIVATION, RecipientType.ADMIN).default_recipients
+
+    @property
+    def notify_extra_recipients(self) -> tuple[str, ...]:
+        return self.notification_rules.get(Stage.ACTIVATION, RecipientType.ADMIN).extra_recipients
