@@ -12,14 +12,17 @@ from openpim.assignments.operations.deactivate import self_deactivate
 from openpim.assignments.operations.self_service import self_extend, self_renew
 from openpim.assignments.operations.update import admin_extend, admin_renew, admin_update
 from openpim.assignments.views import (
+    MemberPage,
     awaiting_my_decision,
     get_request,
     list_requests,
+    member_page,
     members,
     user_roles,
 )
 
 __all__ = [
+    "MemberPage",
     "admin_assign",
     "admin_extend",
     "admin_remove",
@@ -34,6 +37,7 @@ __all__ = [
     "list_requests",
     "make_eligible",
     "make_permanent",
+    "member_page",
     "members",
     "self_activate",
     "self_deactivate",
