@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from openpim.alerts import service as alerts_service
 from openpim.directory.models import Directory
 from openpim.kit.context import Actor
@@ -249,3 +251,67 @@ def test_get_pages_change_nothing(env: Env, browser: Browser) -> None:
         after = ctx.session.get(AuditChainHead, 1)
         assert (after.last_seq if after else 0) == seq
     assert directory.id
+
+
+ROW = re.compile(r'<tr>\s*<th scope="row">([^<]+?)(?: <span class="tag">scheduled</span>)?</th>')
+NEXT = re.compile(r'<a href="([^"]+)" rel="next">')
+
+
+def _walk(browser: Browser, path: str) -> tuple[list[str], int]:
+    """Follow the "next" links from `path`; the rows' first cells and the number of pages."""
+    rows: list[str] = []
+    pages = 0
+    while True:
+        html = browser.page(path)
+        pages += 1
+        rows += [m.strip() for m in ROW.findall(html)]
+        found = NEXT.search(html)
+        if found is None:
+            return rows, pages
+        path = found.group(1).replace("&amp;", "&")
+        assert pages < 100
+
+
+def test_member_lists_page_on_without_losing_or_repeating_tied_rows(
+    env: Env, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openpim.web.pages import members, roles
+
+    directory, admin = env.pim_directory()
+    start = env.now - timedelta(days=1)
+    for name in ("ann", "bob", "cid"):
+        user = env.user(directory, name)
+        for _ in range(3):  # three rows per user that tie on user, role and start
+            env.eligible(user, PASSWORD_ADMIN, start=start)
+        env.permanent(user, PASSWORD_ADMIN, start=start)
+    browser.sign_in(admin)
+    monkeypatch.setattr(members, "PAGE", 500)
+    whole, pages = _walk(browser, f"/admin-roles?role={PASSWORD_ADMIN}")
+    assert pages == 1 and len(whole) == 3 * 4
+    monkeypatch.setattr(members, "PAGE", 2)
+    paged, pages = _walk(browser, f"/admin-roles?role={PASSWORD_ADMIN}")
+    assert paged == whole and pages == 6
+    second = browser.page(
+        NEXT.findall(browser.page("/admin-roles?role=all"))[0].replace("&amp;", "&")
+    )
+    assert "First page" in second and "role=all" in second
+    # The role page pages each section on its own and keeps the other where it was.
+    monkeypatch.setattr(roles, "MEMBERS_SHOWN", 2)
+    first = browser.page(f"/roles/{PASSWORD_ADMIN}")
+    links = NEXT.findall(first)
+    assert len(links) == 2 and "eligible=" in links[0] and "active=" in links[1]
+    eligible_rows: list[str] = []
+    path = f"/roles/{PASSWORD_ADMIN}"
+    while True:
+        html = browser.page(path)
+        section = html.split('id="active-members"')[0].split('id="eligible-members"')[1]
+        eligible_rows += [m.strip() for m in ROW.findall(section)]
+        following = [link for link in NEXT.findall(section)]
+        if not following:
+            break
+        path = following[0].replace("&amp;", "&")
+        assert "active=" not in path
+    assert len(eligible_rows) == 9
+    assert sorted(set(eligible_rows)) == sorted(r for r in set(whole))
+    bad = browser.get("/admin-roles?role=all&cursor=nonsense")
+    assert bad.status_code == 422 and "cursor" in text_of(bad.text)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Response
 
 from openpim.assignments import service as membership
 from openpim.assignments.models import MemberType
+from openpim.assignments.service import MemberPage
 from openpim.directory import service as directory_service
 from openpim.roles import ids
 from openpim.roles.service import list_roles
@@ -28,6 +30,7 @@ def admin_roles(
     role: Annotated[str, Query(max_length=64)] = "",
     user: Annotated[str, Query(max_length=320)] = "",
     kind: Annotated[str, Query(pattern="^(all|eligible|active)$")] = "all",
+    cursor: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
     with portal.read() as (ctx, viewer):
         user_name = forms.text(user)
@@ -43,26 +46,33 @@ def admin_roles(
             missing_user = found is None
             user_id = found.id if found else None
         member_type = {"eligible": MemberType.ELIGIBLE, "active": MemberType.ACTIVE}.get(kind)
-        rows = []
+        page = MemberPage([], None)
         if not missing_user:
-            rows = membership.members(
+            page = membership.member_page(
                 ctx,
                 viewer.directory_id,
                 role_id=role_id,
                 user_id=user_id,
                 member_type=member_type,
+                cursor=forms.text(cursor),
                 limit=PAGE,
             )
         roles = list_roles(ctx, viewer.directory_id)
+        query = {"role": role, "user": user_name or "", "kind": kind}
         return render(
             portal.request,
             "admin_roles.html",
             {
-                "rows": rows,
+                "rows": page.items,
                 "roles": roles,
                 "filters": {"role": role_id, "user": user_name or "", "kind": kind},
                 "missing_user": missing_user,
-                "page": PAGE,
+                "first_href": "/admin-roles?" + urlencode(query) if cursor else None,
+                "next_href": (
+                    "/admin-roles?" + urlencode({**query, "cursor": page.next_cursor})
+                    if page.next_cursor
+                    else None
+                ),
                 "how": how_label,
             },
         )

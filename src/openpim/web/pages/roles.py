@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Response
 
@@ -22,7 +23,8 @@ from openpim.web.templating import MESSAGES, render
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-MEMBERS_SHOWN = 200
+# Members shown per section (eligible, active); each section pages on with its own cursor.
+MEMBERS_SHOWN = 100
 SEARCH_RESULTS = 10
 
 
@@ -63,16 +65,38 @@ def _role_page(
     status: int = 200,
     message: str | None = None,
     headers: dict[str, str] | None = None,
+    cursors: dict[str, str] | None = None,
 ) -> Response:
+    cursors = cursors or {}
     with portal.read() as (ctx, viewer):
         role = get_role(ctx, viewer.directory_id, role_id)
         settings = get_role_settings(ctx, viewer.directory_id, role_id)
-        rows = membership.members(ctx, viewer.directory_id, role_id=role_id, limit=MEMBERS_SHOWN)
+        sections = {}
+        for key, kind in (("eligible", MemberType.ELIGIBLE), ("active", MemberType.ACTIVE)):
+            page = membership.member_page(
+                ctx,
+                viewer.directory_id,
+                role_id=role_id,
+                member_type=kind,
+                cursor=cursors.get(key),
+                limit=MEMBERS_SHOWN,
+            )
+            others = {k: v for k, v in cursors.items() if k != key}
+            sections[key] = {
+                "rows": page.items,
+                "paged": key in cursors,
+                "first_href": _members_href(role_id, others, key) if key in cursors else None,
+                "next_href": (
+                    _members_href(role_id, {**others, key: page.next_cursor}, key)
+                    if page.next_cursor
+                    else None
+                ),
+            }
         context: dict[str, Any] = {
             "role": role,
             "settings": settings,
-            "eligible": [s for s in rows if s.member_type == MemberType.ELIGIBLE],
-            "active": [s for s in rows if s.member_type == MemberType.ACTIVE],
+            "eligible": sections["eligible"],
+            "active": sections["active"],
             "limit": MEMBERS_SHOWN,
             "how": how_label,
             "form": form or {},
@@ -85,9 +109,23 @@ def _role_page(
         return render(portal.request, "role.html", context, status_code=status, headers=headers)
 
 
+def _members_href(role_id: uuid.UUID, cursors: dict[str, str], section: str) -> str:
+    query = urlencode(sorted(cursors.items()))
+    return f"/roles/{role_id}" + (f"?{query}" if query else "") + f"#{section}-members"
+
+
 @router.get("/roles/{role_id}")
-def role_page(portal: PortalDep, role_id: uuid.UUID) -> Response:
-    return _role_page(portal, role_id)
+def role_page(
+    portal: PortalDep,
+    role_id: uuid.UUID,
+    eligible: Annotated[str, Query(max_length=100)] = "",
+    active: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    """A role's members: the first page of eligible and of active members, each paged on by
+    its own cursor (`eligible`, `active`) so paging one keeps the other where it was."""
+    given = (("eligible", forms.text(eligible)), ("active", forms.text(active)))
+    cursors = {key: value for key, value in given if value}
+    return _role_page(portal, role_id, cursors=cursors)
 
 
 def _done(portal: Portal, role_id: uuid.UUID, key: str) -> Response:
