@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from openpim.policies.notification_rules import Level, NotificationRule, RecipientType, Stage
 from openpim.policies.service import read_role_settings
 from openpim.policies.settings import RoleSettings
 from tests.factories import GA, HELPDESK_ADMIN, Env
@@ -52,6 +53,13 @@ def test_a_policy_with_its_seventeen_rules(graph: Graph, world: World) -> None:
     assert rules["AuthenticationContext_EndUser_Assignment"]["isEnabled"] is False
     notes = [r for r in rules.values() if r["@odata.type"].endswith("NotificationRule")]
     assert len(notes) == 9
+    # Entra's defaults: every recipient type, default recipients on, all emails, no extras.
+    assert {
+        (r["notificationType"], r["notificationLevel"], r["isDefaultRecipientsEnabled"])
+        for r in notes
+    } == {("Email", "All", True)}
+    assert rules["Notification_Approver_Admin_Eligibility"]["recipientType"] == "Approver"
+    assert all(r["notificationRecipients"] == [] for r in notes)
     listed = graph.ok(
         token, f"{POLICIES}/{_pid(world)}/rules", **{"$filter": "target/caller eq 'Admin'"}
     )
@@ -178,6 +186,21 @@ def test_patching_each_kind_of_rule_changes_the_role_settings(
                 "notificationRecipients": ["secops@contoso.example"],
             },
         ),
+        (
+            "Notification_Requestor_Admin_Eligibility",
+            {
+                "@odata.type": NS + "unifiedRoleManagementPolicyNotificationRule",
+                "notificationLevel": "Critical",
+                "notificationRecipients": ["Audit@Contoso.example"],
+            },
+        ),
+        (
+            "Notification_Approver_EndUser_Assignment",
+            {
+                "@odata.type": NS + "unifiedRoleManagementPolicyNotificationRule",
+                "notificationLevel": "None",
+            },
+        ),
     ]
     for rule, body in ok:
         response = _patch(graph, admin, world, rule, body)
@@ -200,8 +223,21 @@ def test_patching_each_kind_of_rule_changes_the_role_settings(
         False,
         ("secops@contoso.example",),
     )
+    assignee = s.notification_rules.get(Stage.ELIGIBLE_ASSIGNMENT, RecipientType.REQUESTOR)
+    assert assignee == NotificationRule(True, ("Audit@contoso.example",), Level.CRITICAL)
+    approver = s.notification_rules.get(Stage.ACTIVATION, RecipientType.APPROVER)
+    assert approver.level == Level.NONE and approver.default_recipients
     rules = {r["id"]: r for r in graph.ok(admin, f"{POLICIES}/{_pid(world)}/rules")["value"]}
     assert rules["Expiration_EndUser_Assignment"]["maximumDuration"] == "PT4H"
+    assert {
+        k: rules["Notification_Requestor_Admin_Eligibility"][k]
+        for k in ("notificationLevel", "isDefaultRecipientsEnabled", "notificationRecipients")
+    } == {
+        "notificationLevel": "Critical",
+        "isDefaultRecipientsEnabled": True,
+        "notificationRecipients": ["Audit@contoso.example"],
+    }
+    assert rules["Notification_Approver_EndUser_Assignment"]["notificationLevel"] == "None"
     assert rules["Approval_EndUser_Assignment"]["setting"]["approvalStages"][0][
         "primaryApprovers"
     ] == [{"@odata.type": NS + "singleUser", "userId": str(world.bob.id), "description": None}]
@@ -309,7 +345,16 @@ def test_rule_patches_that_cannot_be_honoured(graph: Graph, world: World, env: E
             "Notification_Requestor_Admin_Eligibility",
             {
                 "@odata.type": NS + "unifiedRoleManagementPolicyNotificationRule",
-                "notificationRecipients": ["a@b.example"],
+                "notificationType": "Sms",
+            },
+            "Request_BadRequest",
+            "cannot be set",
+        ),
+        (
+            "Notification_Admin_Admin_Assignment",
+            {
+                "@odata.type": NS + "unifiedRoleManagementPolicyNotificationRule",
+                "recipientType": "Requestor",
             },
             "Request_BadRequest",
             "cannot be set",
@@ -318,10 +363,19 @@ def test_rule_patches_that_cannot_be_honoured(graph: Graph, world: World, env: E
             "Notification_Admin_EndUser_Assignment",
             {
                 "@odata.type": NS + "unifiedRoleManagementPolicyNotificationRule",
-                "notificationLevel": "Critical",
+                "notificationLevel": "Sometimes",
             },
             "Request_BadRequest",
-            "notificationLevel",
+            "All, Critical or None",
+        ),
+        (
+            "Notification_Approver_Admin_Assignment",
+            {
+                "@odata.type": NS + "unifiedRoleManagementPolicyNotificationRule",
+                "notificationRecipients": ["not-an-address"],
+            },
+            "Request_BadRequest",
+            "not an email address",
         ),
     ]
     for rule, body, code, says in cases:

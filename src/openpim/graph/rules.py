@@ -7,6 +7,10 @@ MFA lock of highly privileged roles and the audit stay in one place.
 
 A rule property OpenPIM has no setting for is reported with the value OpenPIM behaves by; a
 PATCH may repeat that value (so GET-modify-PATCH round trips work) but not change it.
+
+The nine Notification_{Admin|Requestor|Approver}_{Admin_Eligibility|Admin_Assignment|
+EndUser_Assignment} rules are the role's notification rules (policies/notification_rules.py):
+isDefaultRecipientsEnabled, notificationRecipients and notificationLevel are read and written.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from openpim.graph.errors import bad_request
 from openpim.graph.query import Field, Fields
 from openpim.graph.shapes import NS, TENANT_SCOPE, Item
 from openpim.graph.values import format_duration, parse_duration, parse_guid
+from openpim.policies.notification_rules import RecipientType, RuleKey, Stage
 from openpim.policies.settings import RoleSettings
 
 SCOPE_TYPE = "DirectoryRole"
@@ -64,6 +69,23 @@ RULES: tuple[RuleSpec, ...] = (
 )
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 assert len(RULES) == 17
+
+_STAGES = {
+    ("Admin", "Eligibility"): Stage.ELIGIBLE_ASSIGNMENT,
+    ("Admin", "Assignment"): Stage.ACTIVE_ASSIGNMENT,
+    ("EndUser", "Assignment"): Stage.ACTIVATION,
+}
+_RECIPIENTS = {
+    "Admin": RecipientType.ADMIN,
+    "Requestor": RecipientType.REQUESTOR,
+    "Approver": RecipientType.APPROVER,
+}
+
+
+def notification_key(spec: RuleSpec) -> RuleKey:
+    """The role notification rule a Notification_* rule is."""
+    return _STAGES[(spec.caller, spec.level)], _RECIPIENTS[str(spec.recipient)]
+
 
 RULE_FIELDS: Fields = {
     "id": Field("string"),
@@ -214,12 +236,12 @@ def rule(settings: RoleSettings, spec: RuleSpec, approval_timeout: timedelta) ->
         out["isEnabled"] = False
         out["claimValue"] = None
     else:
-        own = spec.caller == "EndUser" and spec.recipient == "Admin"
+        setting = settings.notification_rules.get(*notification_key(spec))
         out["notificationType"] = "Email"
         out["recipientType"] = spec.recipient
-        out["notificationLevel"] = "All"
-        out["isDefaultRecipientsEnabled"] = settings.notify_default_recipients if own else True
-        out["notificationRecipients"] = list(settings.notify_extra_recipients) if own else []
+        out["notificationLevel"] = setting.level.value
+        out["isDefaultRecipientsEnabled"] = setting.default_recipients
+        out["notificationRecipients"] = list(setting.extra_recipients)
     return out
 
 
@@ -305,26 +327,37 @@ def changes_for(
         _fixed(body, "isEnabled", False)
         _fixed(body, "claimValue", None)
     else:
-        keys = {"notificationType", "recipientType", "notificationLevel"}
-        _check_envelope(body, spec, {*keys, "isDefaultRecipientsEnabled", "notificationRecipients"})
-        for key in keys:
-            _fixed(body, key, reported[key])
-        own = spec.caller == "EndUser" and spec.recipient == "Admin"
-        if not own:
-            _fixed(body, "isDefaultRecipientsEnabled", True)
-            _fixed(body, "notificationRecipients", [])
-        else:
-            default = _bool(body, "isDefaultRecipientsEnabled")
-            if default is not None:
-                out["notify_default_recipients"] = default
-            recipients = body.get("notificationRecipients")
-            if recipients is not None:
-                if not isinstance(recipients, list) or not all(
-                    isinstance(r, str) for r in recipients
-                ):
-                    raise bad_request("notificationRecipients must be a list of email addresses.")
-                out["notify_extra_recipients"] = [r for r in recipients if r.strip()]
+        out.update(_notification(spec, body, reported))
     return out
+
+
+def _notification(spec: RuleSpec, body: Mapping[str, Any], reported: Item) -> dict[str, Any]:
+    keys = {"notificationType", "recipientType"}
+    _check_envelope(
+        body,
+        spec,
+        {*keys, "notificationLevel", "isDefaultRecipientsEnabled", "notificationRecipients"},
+    )
+    for key in keys:
+        _fixed(body, key, reported[key])
+    change: dict[str, Any] = {}
+    default = _bool(body, "isDefaultRecipientsEnabled")
+    if default is not None:
+        change["default_recipients"] = default
+    recipients = body.get("notificationRecipients")
+    if recipients is not None:
+        if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+            raise bad_request("notificationRecipients must be a list of email addresses.")
+        change["extra_recipients"] = [r for r in recipients if r.strip()]
+    level = body.get("notificationLevel")
+    if level is not None:
+        if not isinstance(level, str):
+            raise bad_request("notificationLevel must be All, Critical or None.")
+        change["level"] = level  # the service checks it
+    if not change:
+        return {}
+    stage, recipient = notification_key(spec)
+    return {"notification_rules": {stage.value: {recipient.value: change}}}
 
 
 def _enablement(spec: RuleSpec, value: Any) -> dict[str, Any]:
