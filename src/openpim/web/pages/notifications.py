@@ -363,10 +363,8 @@ def deliveries_page(
                 ctx, viewer.directory_id, flt, limit=PAGE, cursor=forms.text(cursor)
             )
         except ValidationFailed as exc:  # a cursor from somewhere else
-            page, error = (
-                deliverylog.list_deliveries(ctx, viewer.directory_id, flt, limit=PAGE),
-                (exc.message),
-            )
+            error = exc.message
+            page = deliverylog.list_deliveries(ctx, viewer.directory_id, flt, limit=PAGE)
         dead_events = deliverylog.dead_events(ctx, viewer.directory_id)
         context: dict[str, Any] = {
             "page": page,

@@ -68,9 +68,8 @@ def _page_filters(
     try:
         return _filters(ctx, range_, since, until, user, role), None
     except ValidationFailed as exc:
-        return _filters(ctx, range_ if range_ != "custom" else "week", "", "", user, ""), (
-            exc.message
-        )
+        fallback = _filters(ctx, range_ if range_ != "custom" else "week", "", "", user, "")
+        return fallback, exc.message
 
 
 def _report_filter(ctx: Ctx, viewer: Viewer, f: Filters) -> ReportFilter | None:
