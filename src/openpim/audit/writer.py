@@ -12,9 +12,9 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from openpim.audit.chain import GENESIS_HASH, link_hash
 from openpim.audit.models import AuditChainHead, AuditEvent
@@ -47,15 +47,27 @@ class AuditEntry:
     actor_label: str | None = None
 
 
-def _lock_head(ctx: Ctx) -> AuditChainHead:
-    head = ctx.session.execute(
-        select(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).with_for_update()
-    ).scalar_one_or_none()
+_events = cast(Table, AuditEvent.__table__)
+_head = cast(Table, AuditChainHead.__table__)
+_LOCK_HEAD = (
+    select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == CHAIN_HEAD_ID).with_for_update()
+)
+_MOVE_HEAD = (
+    update(_head)
+    .where(_head.c.id == CHAIN_HEAD_ID)
+    .values(last_seq=bindparam("seq"), last_hash=bindparam("hash"))
+)
+
+
+def _lock_head(ctx: Ctx) -> tuple[int, str]:
+    """The chain's last (seq, hash), the head row locked until the transaction ends."""
+    head = ctx.session.execute(_LOCK_HEAD).one_or_none()
     if head is None:
-        head = AuditChainHead(id=CHAIN_HEAD_ID, last_seq=0, last_hash=GENESIS_HASH)
-        ctx.session.add(head)
-        ctx.session.flush()
-    return head
+        ctx.session.execute(
+            insert(_head).values(id=CHAIN_HEAD_ID, last_seq=0, last_hash=GENESIS_HASH)
+        )
+        return 0, GENESIS_HASH
+    return int(head.last_seq), str(head.last_hash)
 
 
 def record(ctx: Ctx, entry: AuditEntry) -> AuditEvent:
@@ -63,13 +75,18 @@ def record(ctx: Ctx, entry: AuditEntry) -> AuditEvent:
 
 
 def record_many(ctx: Ctx, entries: list[AuditEntry]) -> list[AuditEvent]:
+    """Append `entries` to the chain in the caller's transaction; returns the written events.
+
+    Core statements rather than the ORM unit of work: an audit row is written once and never
+    loaded back in the same transaction, and the ORM's flush bookkeeping cost more than the
+    insert itself on the activation path. The returned events are detached copies.
+    """
     if not entries:
         return []
     # Flush pending changes first so a failing change fails before the chain head is locked.
     ctx.session.flush()
-    head = _lock_head(ctx)
-    seq, prev = head.last_seq, head.last_hash
-    events: list[AuditEvent] = []
+    seq, prev = _lock_head(ctx)
+    rows: list[dict[str, Any]] = []
     for entry in entries:
         seq += 1
         fields: dict[str, Any] = {
@@ -98,9 +115,8 @@ def record_many(ctx: Ctx, entries: list[AuditEntry]) -> list[AuditEvent]:
             "http_request_id": ctx.request_id,
         }
         digest = link_hash(prev, fields)
-        events.append(AuditEvent(**fields, prev_hash=prev, hash=digest))
+        rows.append({**fields, "prev_hash": prev, "hash": digest})
         prev = digest
-    head.last_seq, head.last_hash = seq, prev
-    ctx.session.add_all(events)
-    ctx.session.flush()
-    return events
+    ctx.session.execute(insert(_events), rows)
+    ctx.session.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+    return [AuditEvent(**row) for row in rows]
