@@ -256,8 +256,12 @@ def test_dismissal_needs_a_reason_and_then_shows_in_the_history(env: Env, browse
     assert open_incident_of(env, directory, STALE) is not None
 
     done = _follow(browser, browser.post(path, {"reason": "Olaf is on parental leave"}))
-    assert "The incident is dismissed." in done and "No open incident" in done
+    assert "The incident is dismissed." in done
+    assert "No open incident. What the last scan found is covered by the dismissal" in done
     assert "Dismissed" in done and "Olaf is on parental leave" in done
+    listed = _follow(browser, browser.post("/alerts/scan"))
+    assert "1 dismissed incident still covers what it found." in listed
+    assert "None open: dismissed" in listed
     assert open_incident_of(env, directory, STALE) is None
     again = browser.post(path, {"reason": "twice"})
     assert again.status_code == 409 and "this one is dismissed" in _text(again.text)

@@ -138,6 +138,16 @@ def _items_of(item: AlertIncidentItem) -> dict[str, Any]:
     }
 
 
+def _covering(incidents: list[AlertIncident]) -> dict[str, AlertIncident]:
+    """Per alert, the newest dismissal whose condition has not cleared since: its findings are
+    still there, accepted, so "no open incident" must not read as "nothing found"."""
+    out: dict[str, AlertIncident] = {}
+    for incident in incidents:
+        if incident.status == IncidentStatus.DISMISSED and incident.resolved_at is None:
+            out.setdefault(incident.alert_type, incident)
+    return out
+
+
 def _common() -> dict[str, Any]:
     return {"status_label": status_label, "resolutions": RESOLUTIONS}
 
@@ -156,9 +166,13 @@ def alerts_list(
     with portal.read() as (ctx, viewer):
         views = alerts.list_alerts(ctx, viewer.directory_id)
         scanned = [v.last_scanned_at for v in views if v.last_scanned_at is not None]
+        dismissed = alerts.list_incidents(
+            ctx, viewer.directory_id, status=IncidentStatus.DISMISSED, limit=alerts.MAX_PAGE
+        )
         context: dict[str, Any] = {
             **_common(),
             "views": views,
+            "covered": _covering(dismissed),
             "last_scan": max(scanned) if scanned else None,
             "open_count": sum(1 for v in views if v.incident is not None),
         }
@@ -232,6 +246,7 @@ def _alert_page(
             "affected": [_items_of(i) for i in page.items] if page else [],
             "items_from": items_from,
             "items_shown": ITEMS_SHOWN,
+            "covered": _covering(history).get(alert.type.value),
             "history": history[:HISTORY_SHOWN],
             "more_history": len(history) > HISTORY_SHOWN,
             "fix_buttons": [(f.value, *FIX_BUTTONS[f]) for f in alert.fixes],
