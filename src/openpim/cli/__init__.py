@@ -16,6 +16,7 @@ from openpim.alerts.cli import alerts_app
 from openpim.cli import acting, audit, membership, people, system
 from openpim.cli.common import EXIT_CODES_HELP, ErrorMappingGroup, make_runtime
 from openpim.notifications.cli import notifications_app
+from openpim.policies.cli import role_settings
 from openpim.reports.cli import reports_app
 from openpim.reviews.cli import reviews_app
 
@@ -42,6 +43,7 @@ app.add_typer(people.user_app, name="user")
 app.add_typer(people.mfa_app, name="mfa")
 app.add_typer(acting.pim_app, name="pim")
 app.add_typer(membership.role_app, name="role")
+membership.role_app.command("settings")(role_settings)
 app.command()(membership.assign)
 app.command()(membership.remove)
 app.command()(membership.check)
