@@ -44,7 +44,7 @@ def test_an_activation_emails_the_admins_with_the_facts_and_a_portal_link(
         assert "Password Administrator" in part
         assert "INC-7 reset" in part
         assert until in part
-        assert f"http://127.0.0.1:8000/roles/{PASSWORD_ADMIN}/members" in part
+        assert f"http://127.0.0.1:8000/roles/{PASSWORD_ADMIN}" in part
     event = events(env, "role.activated")[0]
     assert event.payload["request_id"] == str(request.id)
     expected_id = delivery_id(event.id, "email", security.user_principal_name)

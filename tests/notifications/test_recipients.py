@@ -247,4 +247,4 @@ def test_access_reviews_reach_their_reviewers_or_the_members_who_review_themselv
     started = next(e for e in events(env, "review.started") if e.payload["name"] == "Q1 passwords")
     assert started.content is not None
     assert started.content["subject"] == "PIM: Access review started: Q1 passwords"
-    assert started.content["link"].endswith(f"/reviews/{selected.id}")
+    assert started.content["link"].endswith(f"/my-reviews/{selected.id}")

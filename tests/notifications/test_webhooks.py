@@ -92,7 +92,7 @@ def test_a_webhook_gets_only_the_event_types_it_asked_for(env: Env) -> None:
     assert sorted(h.event for h in receiver.hits) == ["alert.raised", "role.activated"]
     body = json.loads(next(h.body for h in receiver.hits if h.event == "role.activated"))
     assert body["facts"]["Role"] == "Password Administrator"
-    assert body["link"].endswith(f"/roles/{PASSWORD_ADMIN}/members")
+    assert body["link"].endswith(f"/roles/{PASSWORD_ADMIN}")
 
 
 def test_a_slack_webhook_receives_slack_blocks(env: Env) -> None:

@@ -45,8 +45,8 @@ class EventSpec:
     action_needed: bool = False
 
 
-_MY_ROLES = "/my/roles"
-_MY_REQUEST = "/my/requests/{{ request_id }}"
+_MY_ROLES = "/my-roles"
+_MY_REQUEST = "/my-requests"
 
 EVENTS: dict[str, EventSpec] = {
     "pim.enabled": EventSpec(
@@ -55,20 +55,20 @@ EVENTS: dict[str, EventSpec] = {
         "a Privileged Role Administrator and Security Administrator, and can start the "
         "security wizard to review who holds privileged roles.",
         Audience.ADMINS,
-        "/wizard",
+        "/pim/wizard",
     ),
     "role.activated": EventSpec(
         "{{ who }} activated {{ role }}",
         "{{ who }} activated the {{ role }} role{% if until %} until {{ until }}{% endif %}.",
         Audience.ACTIVATION,
-        "/roles/{{ role_id }}/members",
+        "/roles/{{ role_id }}",
     ),
     "request.pending_approval": EventSpec(
         "{{ who }} asks to activate {{ role }}",
         "{{ who }} asks to activate the {{ role }} role and needs your approval. The request "
         "expires if nobody decides within 24 hours.",
         Audience.APPROVERS,
-        "/approvals/{{ request_id }}",
+        "/approvals",
         action_needed=True,
     ),
     "request.pending_admin_decision": EventSpec(
@@ -76,7 +76,7 @@ EVENTS: dict[str, EventSpec] = {
         "{{ who }} asks to {{ request_verb }} their {{ role }} role. A Privileged Role "
         "Administrator decides.",
         Audience.MANAGERS,
-        "/requests/{{ request_id }}",
+        "/approvals",
         action_needed=True,
     ),
     "request.approved": EventSpec(
@@ -177,7 +177,7 @@ EVENTS: dict[str, EventSpec] = {
         "The access review {{ data.get('name') or '' }} of the {{ role }} role has started. "
         "Please approve or deny each member's access before {{ until }}.",
         Audience.REVIEWERS,
-        "/reviews/{{ data.get('review_id', '') }}",
+        "/my-reviews/{{ data.get('review_id', '') }}",
         action_needed=True,
     ),
     "review.reminder": EventSpec(
@@ -185,7 +185,7 @@ EVENTS: dict[str, EventSpec] = {
         "The access review {{ data.get('name') or '' }} still waits for your decisions. It "
         "ends on {{ until }}.",
         Audience.PAYLOAD,
-        "/reviews/{{ data.get('review_id', '') }}",
+        "/my-reviews/{{ data.get('review_id', '') }}",
         action_needed=True,
     ),
     "notifications.test": EventSpec(
@@ -193,7 +193,7 @@ EVENTS: dict[str, EventSpec] = {
         "{{ actor }} sent this test message to check the notification channel. No action is "
         "needed.",
         Audience.PAYLOAD,
-        "/settings/notifications",
+        "/notifications/channels",
     ),
 }
 
