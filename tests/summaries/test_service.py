@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
 
 import pytest
 
 from openpim.assignments import service as membership
 from openpim.assignments.models import MemberType
+from openpim.audit.writer import AuditEntry, record
+from openpim.directory.models import User
 from openpim.kit.errors import Forbidden, ValidationFailed
 from openpim.summaries import service as summaries
 from tests.factories import GA, PASSWORD_ADMIN, Env
@@ -78,3 +82,76 @@ def test_activations_per_day_by_role(env: Env) -> None:
         ]
         only_ga = summaries.activations_by_day(ctx, directory.id, start, env.now, role_id=GA)
         assert only_ga == []
+
+
+def _activation(env: Env, user: User, role_id: uuid.UUID, label: str, at: datetime) -> None:
+    """An activation event as the activation operation writes it, stamped `at`."""
+    with env.ctx() as ctx:
+        record(
+            ctx,
+            AuditEntry(
+                action=summaries.ACTIVATED_ACTION,
+                directory_id=user.directory_id,
+                target_user_id=user.id,
+                target_label=user.user_principal_name,
+                role_id=role_id,
+                role_label=label,
+                occurred_at=at,
+            ),
+        )
+
+
+def test_activations_over_many_days_match_with_ended_days_remembered(env: Env) -> None:
+    directory, admin = env.pim_directory()
+    bob = env.user(directory, "bob")
+    today = env.now.replace(hour=12, minute=0, second=0, microsecond=0)
+    env.clock.set(today)
+    events = [
+        (today - timedelta(days=9, hours=-10), PASSWORD_ADMIN),  # 22:00 nine days ago
+        (today - timedelta(days=9, hours=6), PASSWORD_ADMIN),  # 06:00: before `since`
+        (today - timedelta(days=5), GA),
+        (today - timedelta(days=5), PASSWORD_ADMIN),
+        (today - timedelta(days=5), PASSWORD_ADMIN),
+        (today - timedelta(days=1, hours=12), GA),  # 00:00 yesterday
+        (today - timedelta(hours=12), GA),  # 00:00 today
+        (today - timedelta(minutes=1), PASSWORD_ADMIN),
+    ]
+    for at, role in events:
+        _activation(env, bob, role, "old label", at)
+    since = today - timedelta(days=9)  # noon, nine days ago: a partial first day
+    expected = Counter((at.date(), role) for at, role in events if since <= at < env.now)
+
+    def counted() -> Counter[tuple[object, object]]:
+        with env.ctx(env.actor(admin)) as ctx:
+            days = summaries.activations_by_day(ctx, directory.id, since, env.now)
+        names = {d.role for d in days}
+        assert names <= {"Global Administrator", "Password Administrator"}
+        return Counter({(d.day, d.role_id): d.count for d in days})
+
+    assert counted() == expected
+    # Today is counted again on every call; the ended days come from memory and still add up.
+    _activation(env, bob, GA, "old label", env.now - timedelta(seconds=1))
+    expected[(env.now.date(), GA)] += 1
+    assert counted() == expected
+    # A role filter or a user filter is counted straight from the database.
+    with env.ctx(env.actor(admin)) as ctx:
+        ga_only = summaries.activations_by_day(ctx, directory.id, since, env.now, role_id=GA)
+        assert sum(d.count for d in ga_only) == sum(n for (_, r), n in expected.items() if r == GA)
+        mine = summaries.activations_by_day(ctx, directory.id, since, env.now, user_id=admin.id)
+        assert mine == []
+
+
+def test_activations_of_a_role_that_is_gone_keep_the_recorded_name(env: Env) -> None:
+    directory, admin = env.pim_directory()
+    bob = env.user(directory, "bob")
+    gone = uuid.uuid4()
+    _activation(env, bob, gone, "Retired Role", env.now - timedelta(minutes=5))
+    _activation(env, bob, PASSWORD_ADMIN, "Old name", env.now - timedelta(minutes=5))
+    with env.ctx(env.actor(admin)) as ctx:
+        days = summaries.activations_by_day(
+            ctx, directory.id, env.now - timedelta(hours=1), env.now
+        )
+    assert sorted((d.role, d.count) for d in days) == [
+        ("Password Administrator", 1),
+        ("Retired Role", 1),
+    ]

@@ -315,3 +315,30 @@ def test_member_lists_page_on_without_losing_or_repeating_tied_rows(
     assert sorted(set(eligible_rows)) == sorted(r for r in set(whole))
     bad = browser.get("/admin-roles?role=all&cursor=nonsense")
     assert bad.status_code == 422 and "cursor" in text_of(bad.text)
+
+
+def test_dashboard_links_alerts_and_reviews_only_beside_their_panels(
+    env: Env, browser: Browser, second_browser: Browser
+) -> None:
+    links = ('href="/alerts"', 'href="/reviews"', 'href="/my-reviews"')
+
+    def content(html: str) -> str:  # the dashboard itself, not the navigation around it
+        return html.split("<h1>Dashboard", 1)[1]
+
+    directory, admin = env.pim_directory()
+    browser.sign_in(admin)
+    page = content(browser.page("/dashboard"))
+    assert all(link in page for link in links)
+    assert "All alerts" in text_of(page) and "Reviews waiting for me" in text_of(page)
+    member = env.user(directory, "member")
+    second_browser.sign_in(member)
+    plain = content(second_browser.page("/dashboard"))
+    assert not any(link in plain for link in links)
+    # A reader of a directory without PIM sees no panels, so no links either.
+    other = env.directory()
+    ga = env.user(other, "ga")
+    env.permanent(ga, GA)
+    browser.sign_in(ga)
+    before_pim = content(browser.page("/dashboard"))
+    assert "PIM is not enabled" in text_of(before_pim)
+    assert not any(link in before_pim for link in links)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, literal_column, or_, select
 
 from openpim.access.service import is_active
-from openpim.assignments.models import Assignment, Eligibility, MemberType
+from openpim.assignments.models import Assignment, MemberType
 from openpim.assignments.operations.admin import assign_unchecked
 from openpim.assignments.operations.convert import make_eligible
 from openpim.assignments.queries import current_or_future, is_assigned, load_directory
@@ -20,6 +20,7 @@ from openpim.kit.errors import Conflict, Forbidden
 from openpim.notifications.outbox import enqueue
 from openpim.roles import ids
 from openpim.roles.models import RoleDefinition
+from openpim.summaries.service import role_counts
 
 
 def enable_pim(ctx: Ctx, directory_id: uuid.UUID) -> None:
@@ -95,29 +96,18 @@ class WizardRole:
 
 
 def wizard_overview(ctx: Ctx, directory_id: uuid.UUID) -> list[WizardRole]:
-    """Privileged roles with how many permanent and eligible members each has."""
+    """Privileged roles with how many permanent and eligible members each has.
+
+    The counts are the directory's cached member counts (summaries.role_counts: fresh after
+    every membership change, recounted each minute); "permanent" here is every assigned
+    member, with or without an end date, as the seed system's wizard counts them.
+    """
     require_read_all(ctx, directory_id)
     now = ctx.now
     live_a = (Assignment.start_at <= now) & or_(
         Assignment.end_at.is_(None), Assignment.end_at > now
     )
-    live_e = (Eligibility.start_at <= now) & or_(
-        Eligibility.end_at.is_(None), Eligibility.end_at > now
-    )
-    permanent = dict(
-        ctx.session.execute(
-            select(Assignment.role_id, func.count(func.distinct(Assignment.principal_id)))
-            .where(Assignment.directory_id == directory_id, _ASSIGNED, live_a)
-            .group_by(Assignment.role_id)
-        ).all()
-    )
-    eligible = dict(
-        ctx.session.execute(
-            select(Eligibility.role_id, func.count(func.distinct(Eligibility.principal_id)))
-            .where(Eligibility.directory_id == directory_id, live_e)
-            .group_by(Eligibility.role_id)
-        ).all()
-    )
+    counts = role_counts(ctx, directory_id).by_role()
     members: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
     # The first WIZARD_MEMBERS_PER_ROLE permanent members of each role, by name: the wizard
     # shows a page of them, and loading thousands per role made it slow on big directories.
@@ -147,16 +137,19 @@ def wizard_overview(ctx: Ctx, directory_id: uuid.UUID) -> list[WizardRole]:
         )
         .order_by(RoleDefinition.display_name)
     )
-    return [
-        WizardRole(
-            role_id=role.id,
-            display_name=role.display_name,
-            permanent_count=int(permanent.get(role.id, 0)),
-            eligible_count=int(eligible.get(role.id, 0)),
-            permanent_members=members.get(role.id, []),
+    out = []
+    for role in roles:
+        held = counts.get(role.id)
+        out.append(
+            WizardRole(
+                role_id=role.id,
+                display_name=role.display_name,
+                permanent_count=held.permanent + held.time_bound if held else 0,
+                eligible_count=held.eligible if held else 0,
+                permanent_members=members.get(role.id, []),
+            )
         )
-        for role in roles
-    ]
+    return out
 
 
 def wizard_convert(

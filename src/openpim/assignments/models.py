@@ -130,7 +130,10 @@ class Eligibility(UUIDPrimaryKey, _ScheduleColumns, Base):
     __tablename__ = "eligibilities"
     __table_args__ = (
         Index("ix_eligibilities_principal_role", "principal_id", "role_id", "start_at"),
-        Index("ix_eligibilities_role", "directory_id", "role_id", "end_at"),
+        # principal and start after end_at: member counts per role read the index alone.
+        Index(
+            "ix_eligibilities_role", "directory_id", "role_id", "end_at", "start_at", "principal_id"
+        ),
         Index(
             "ix_eligibilities_end_pending",
             "end_at",
@@ -145,8 +148,17 @@ class Assignment(UUIDPrimaryKey, _ScheduleColumns, Base):
     __table_args__ = (
         # Covers the access check (principal, window, role): answered from the index alone.
         Index("ix_assignments_principal", "principal_id", "start_at", "end_at", "role_id"),
-        # end_at last: a role's members that have not ended, without reading its history.
-        Index("ix_assignments_role", "directory_id", "role_id", "end_at"),
+        # end_at third: a role's members that have not ended, without reading its history;
+        # the rest lets member counts per role read the index alone.
+        Index(
+            "ix_assignments_role",
+            "directory_id",
+            "role_id",
+            "end_at",
+            "start_at",
+            "principal_id",
+            "assignment_type",
+        ),
         Index("ix_assignments_eligibility", "eligibility_id"),
         # Activation history and alert scans read activations by time, and assigned
         # (permanent or time-bound) members by role.

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
 from typing import Any
 
 from fastapi import APIRouter, Response
 
+from openpim.alerts import service as alerts
 from openpim.assignments import service as membership
 from openpim.assignments.models import MemberType
 from openpim.kit.context import Ctx
+from openpim.reviews import service as reviews
 from openpim.summaries import service as summaries
 from openpim.web.charts import per_day
 from openpim.web.portal import PortalDep, Viewer
@@ -23,22 +23,10 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 CHART_DAYS = 7
 
 
-def _optional(module: str) -> ModuleType | None:
-    """Alerts and access reviews are their own features (issue 4); the dashboard shows them
-    whenever their services are installed, and says so honestly when not."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
 def _alerts(ctx: Ctx, viewer: Viewer) -> dict[str, Any]:
-    service = _optional("openpim.alerts.service")
-    if service is None or not hasattr(service, "list_alerts"):
-        return {"configured": False}
     open_alerts = [
         {"name": v.definition.name, "severity": str(v.definition.severity.value)}
-        for v in service.list_alerts(ctx, viewer.directory_id)
+        for v in alerts.list_alerts(ctx, viewer.directory_id)
         if v.enabled and v.incident is not None
     ]
     by_severity: dict[str, int] = {}
@@ -46,21 +34,12 @@ def _alerts(ctx: Ctx, viewer: Viewer) -> dict[str, Any]:
         by_severity[alert["severity"]] = by_severity.get(alert["severity"], 0) + 1
     order = {"high": 0, "medium": 1, "low": 2}
     open_alerts.sort(key=lambda a: (order.get(a["severity"], 3), a["name"]))
-    return {
-        "configured": True,
-        "total": len(open_alerts),
-        "by_severity": by_severity,
-        "items": open_alerts,
-    }
+    return {"total": len(open_alerts), "by_severity": by_severity, "items": open_alerts}
 
 
 def _reviews(ctx: Ctx, viewer: Viewer) -> dict[str, Any]:
-    service = _optional("openpim.reviews.service")
-    if service is None or not hasattr(service, "ongoing_reviews"):
-        return {"configured": False}
-    ongoing = service.ongoing_reviews(ctx, viewer.directory_id)
+    ongoing = reviews.ongoing_reviews(ctx, viewer.directory_id)
     return {
-        "configured": True,
         "ongoing": len(ongoing),
         "items": [
             {
