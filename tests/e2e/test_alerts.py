@@ -87,6 +87,10 @@ def test_scan_now_fix_and_dismiss(chromium: Any, live: LiveServer, axe_source: s
     assert page.locator("text=Resolved (condition cleared)").count() == 1
     check_accessibility(page, axe_source, "the alert after the fix")
     screenshot(page, "33-alert-fixed")
+    page.click(f"a[href^='/alerts/{OUTSIDE}/incidents/']")
+    page.wait_for_url("**/incidents/*")
+    assert page.locator("text=mallory@contoso.example").count() == 1
+    check_accessibility(page, axe_source, "the resolved incident")
     page.goto(f"{live.url}/roles/{ids.GLOBAL_ADMINISTRATOR}")
     assert page.locator("text=mallory@contoso.example").count() == 0
 

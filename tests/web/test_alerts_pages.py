@@ -153,6 +153,7 @@ def test_remove_the_assignment_resolves_the_incident_and_keeps_its_history(
     assert fixed.target_user_id == mallory.id and fixed.justification == "intruder"
     past = _text(browser.page(f"/alerts/{OUTSIDE}/incidents/{incident.id}"))
     assert mallory.user_principal_name in past and "Resolved (condition cleared)" in past
+    assert browser.get(f"/alerts/{STALE}/incidents/{incident.id}").status_code == 404
 
 
 def test_make_eligible_converts_the_permanent_row(env: Env, browser: Browser) -> None:

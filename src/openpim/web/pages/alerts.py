@@ -22,7 +22,7 @@ from openpim.alerts import fixes
 from openpim.alerts import service as alerts
 from openpim.alerts.definitions import AlertDefinition, FixAction, definition
 from openpim.alerts.models import AlertIncident, AlertIncidentItem, IncidentStatus
-from openpim.kit.errors import DomainError
+from openpim.kit.errors import DomainError, NotFound
 from openpim.web import forms
 from openpim.web.portal import Portal, PortalDep
 from openpim.web.routing import WebRoute, redirect
@@ -149,7 +149,7 @@ def _covering(incidents: list[AlertIncident]) -> dict[str, AlertIncident]:
 
 
 def _common() -> dict[str, Any]:
-    return {"status_label": status_label, "resolutions": RESOLUTIONS}
+    return {"status_label": status_label}
 
 
 # --- the list -----------------------------------------------------------------------------------
@@ -389,8 +389,10 @@ def incident_page(
 ) -> Response:
     """A past (or the open) incident with the users and roles it listed."""
     with portal.read() as (ctx, _viewer):
+        alert = definition(alert_type)
         page = alerts.get_incident(ctx, incident_id, limit=ITEMS_SHOWN, offset=items_from)
-        alert = definition(page.incident.alert_type)
+        if page.incident.alert_type != alert.type.value:
+            raise NotFound("This alert has no such incident.", code="incident_not_found")
         context: dict[str, Any] = {
             **_common(),
             "alert": alert,
