@@ -16,6 +16,7 @@ from itertools import count
 import pyotp
 
 from openpim.assignments.models import Assignment, AssignmentType, Eligibility, RoleRequest
+from openpim.auth.mfa import seal_secret
 from openpim.directory.models import AccountKind, Directory, User, VerifiedDomain
 from openpim.kit.clock import FrozenClock
 from openpim.kit.context import Actor, ActorKind, Ctx
@@ -106,7 +107,7 @@ class Env:
                 display_name=local.title(),
                 account_kind=AccountKind.EXTERNAL if external else AccountKind.ORGANIZATIONAL,
                 enabled=enabled,
-                totp_secret=secret if mfa else None,
+                totp_secret=seal_secret(self.runtime.settings, secret) if mfa else None,
                 totp_enrolled_at=self.now if mfa else None,
                 created_at=self.now,
                 last_sign_in_at=last_sign_in_at,

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from openpim.assignments.models import Assignment, AssignmentType
 from openpim.audit.models import AuditEvent
 from openpim.auth import passwords
+from openpim.auth.mfa import open_secret
 from openpim.auth.models import AuthFailure, AuthToken
 from openpim.auth.service import Outcome, anonymous_actor, check_password, sign_in
 from openpim.auth.tokens import issue_session
@@ -133,3 +134,8 @@ def reload(env: Env, model: type[M], row_id: uuid.UUID) -> M:
         assert row is not None
         s.expunge(row)
         return row
+
+
+def opened(env: Env, stored: str | None) -> str | None:
+    """A stored TOTP secret in clear (they are sealed at rest)."""
+    return None if stored is None else open_secret(env.runtime.settings, stored)

@@ -19,6 +19,7 @@ from tests.auth.helpers import (
     attempt,
     audit_events,
     code_at,
+    opened,
     reload,
     session,
     set_password,
@@ -35,7 +36,7 @@ def test_enrolment_is_pending_until_a_code_confirms_it(env: Env) -> None:
 
     assert uri.startswith("otpauth://totp/") and secret in uri
     pending = reload(env, User, carol.id)
-    assert (pending.totp_pending_secret, pending.totp_secret) == (secret, None)
+    assert (opened(env, pending.totp_pending_secret), pending.totp_secret) == (secret, None)
     assert not pending.mfa_enrolled
 
     with pytest.raises(ValidationFailed) as wrong, env.ctx(carol) as ctx:
@@ -46,7 +47,7 @@ def test_enrolment_is_pending_until_a_code_confirms_it(env: Env) -> None:
     with env.ctx(carol) as ctx:
         confirm_totp_enrollment(ctx, carol.id, pyotp.TOTP(secret).at(env.now))
     enrolled = reload(env, User, carol.id)
-    assert enrolled.totp_secret == secret and enrolled.totp_pending_secret is None
+    assert opened(env, enrolled.totp_secret) == secret and enrolled.totp_pending_secret is None
     assert enrolled.totp_enrolled_at == env.now
     # The confirming code is spent: it cannot be replayed to sign in.
     set_password(env, carol)
@@ -81,11 +82,11 @@ def test_enrolled_user_re_enrols_only_after_proving_the_current_code(env: Env) -
 
     # Until confirmed, the old authenticator stays in force.
     pending = reload(env, User, alice.id)
-    assert pending.totp_secret == old_secret and pending.mfa_enrolled
+    assert opened(env, pending.totp_secret) == old_secret and pending.mfa_enrolled
     env.clock.advance(timedelta(seconds=30))
     with env.ctx(proved) as ctx:
         confirm_totp_enrollment(ctx, alice.id, code_at(new_secret, env.now))
-    assert reload(env, User, alice.id).totp_secret == new_secret
+    assert opened(env, reload(env, User, alice.id).totp_secret) == new_secret
     [event] = audit_events(env, "mfa.enrolled")
     assert '"re_enrollment": true' in (event.detail or "")
 
@@ -110,7 +111,7 @@ def test_user_administrator_enrols_and_resets_other_users(env: Env) -> None:
     env.clock.advance(timedelta(seconds=30))
     with env.ctx(admin) as ctx:
         confirm_totp_enrollment(ctx, alice.id, code_at(secret, env.now))
-    assert reload(env, User, alice.id).totp_secret == secret
+    assert opened(env, reload(env, User, alice.id).totp_secret) == secret
 
     with env.ctx(admin) as ctx:
         reset_totp(ctx, alice.id)

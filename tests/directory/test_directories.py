@@ -18,7 +18,7 @@ from openpim.directory.service import (
 )
 from openpim.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from openpim.roles.ids import GLOBAL_ADMINISTRATOR
-from tests.auth.helpers import PASSWORD, attempt, audit_actions, reload
+from tests.auth.helpers import PASSWORD, attempt, audit_actions, opened, reload
 from tests.factories import USER_ADMIN, Env
 
 
@@ -132,7 +132,8 @@ def test_bootstrap_creates_the_first_admin_with_a_permanent_global_administrator
     assert admin.user_principal_name == "admin@contoso.example"
     assert admin.account_kind == "organizational"
     stored = reload(env, User, admin.id)
-    assert stored.totp_secret == secret and stored.totp_enrolled_at == env.now
+    assert stored.totp_secret is not None and secret not in stored.totp_secret
+    assert opened(env, stored.totp_secret) == secret and stored.totp_enrolled_at == env.now
     with env.runtime.db.reader() as s:
         [assignment] = s.execute(select(Assignment)).scalars().all()
         assert (assignment.principal_id, assignment.role_id) == (admin.id, GLOBAL_ADMINISTRATOR)

@@ -131,7 +131,7 @@ def prove_mfa(ctx: Ctx, user: User, totp_code: str | None) -> None:
         limited = refusal.error()
         limited.after_rollback = _audit_mfa_refusal(user, "rate_limited")
         raise limited
-    if not mfa.consume_code(user, totp_code, ctx.now):
+    if not mfa.consume_code(ctx, user, totp_code):
         wrong = Unauthorized(
             "The authenticator code is wrong, expired or already used.",
             code="invalid_mfa_code",

@@ -3,6 +3,13 @@
 A code is accepted once: the matched time step is stored and any code for that step or an
 earlier one is refused, so a code seen over someone's shoulder cannot be replayed. One step of
 clock drift either way is tolerated.
+
+Secrets are stored sealed with a key derived from OPENPIM_SECRET_KEY (openpim.kit.sealing),
+as "enc1:" + a Fernet token, so a database dump does not hand out second factors. Rows written
+before sealing hold the bare base32 secret (no ":" can occur in base32): they keep working and
+are sealed the next time the row is written (a successful code, an enrolment). A secret sealed
+under another server key fails closed with `TotpSecretUnreadable`: no code is accepted until
+the key is restored or the user's MFA is reset.
 """
 
 from __future__ import annotations
@@ -19,18 +26,64 @@ from openpim.assignments.models import Assignment, Eligibility
 from openpim.audit.writer import AuditEntry, record
 from openpim.auth.permissions import can_manage_users
 from openpim.auth.tokens import revoke_all_for_user
+from openpim.config import Settings
 from openpim.directory.models import User
 from openpim.kit.context import ActorKind, Ctx
-from openpim.kit.errors import Conflict, Forbidden, MfaRequired, NotFound, ValidationFailed
+from openpim.kit.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    MfaRequired,
+    NotFound,
+    ValidationFailed,
+)
+from openpim.kit.sealing import Sealer, Unreadable
 from openpim.roles.ids import LAST_HOLDER_PROTECTED
 from openpim.roles.models import RoleDefinition
 
 TOTP_STEP_SECONDS = 30
 DRIFT_STEPS = 1
+SEALED_PREFIX = "enc1:"
+_SEALER = Sealer(info=b"openpim totp secrets v1", what="authenticator secrets")
+
+
+class TotpSecretUnreadable(DomainError):
+    """The stored secret was sealed under another server key: fail closed, say what to do."""
+
+    status = 503
+    code = "totp_secret_unreadable"
+    title = "Authenticator secret unreadable"
 
 
 def new_secret() -> str:
     return pyotp.random_base32()
+
+
+def seal_secret(settings: Settings, secret: str) -> str:
+    """The stored form of a TOTP secret."""
+    return SEALED_PREFIX + _SEALER.seal(settings, secret)
+
+
+def is_sealed(stored: str) -> bool:
+    return stored.startswith(SEALED_PREFIX)
+
+
+def open_secret(settings: Settings, stored: str) -> str:
+    """The base32 secret from its stored form (sealed, or bare from before sealing)."""
+    if not is_sealed(stored):
+        return stored
+    try:
+        return _SEALER.unseal(settings, stored[len(SEALED_PREFIX) :])
+    except Unreadable:
+        raise TotpSecretUnreadable(
+            "This account's authenticator secret cannot be decrypted with the server's "
+            "OPENPIM_SECRET_KEY (was the key changed?). Restore the key, or have an "
+            "administrator reset the user's MFA so they can enrol again."
+        ) from None
+
+
+def _sealed(settings: Settings, stored: str) -> str:
+    return stored if is_sealed(stored) else seal_secret(settings, stored)
 
 
 def provisioning_uri(secret: str, account: str, issuer: str = "OpenPIM") -> str:
@@ -50,16 +103,18 @@ def matching_step(secret: str, code: str, at: datetime) -> int | None:
     return None
 
 
-def consume_code(user: User, code: str, at: datetime) -> bool:
-    """Check `code` for `user` and mark its step used. The caller's transaction persists it."""
+def consume_code(ctx: Ctx, user: User, code: str) -> bool:
+    """Check `code` for `user` now and mark its step used (the caller's transaction persists
+    it, and seals a secret still stored bare). Raises TotpSecretUnreadable under a wrong key."""
     if user.totp_secret is None or user.totp_enrolled_at is None:
         return False
-    step = matching_step(user.totp_secret, code, at)
+    step = matching_step(open_secret(ctx.settings, user.totp_secret), code, ctx.now)
     if step is None:
         return False
     if user.totp_last_step is not None and step <= user.totp_last_step:
         return False
     user.totp_last_step = step
+    user.totp_secret = _sealed(ctx.settings, user.totp_secret)
     return True
 
 
@@ -157,7 +212,7 @@ def begin_totp_enrollment(ctx: Ctx, user_id: uuid.UUID) -> TotpEnrollment:
             code="mfa_required",
         )
     secret = new_secret()
-    user.totp_pending_secret = secret
+    user.totp_pending_secret = seal_secret(ctx.settings, secret)
     _audit(ctx, "mfa.enrollment_started", user, by_admin=by_admin, re_enrollment=user.mfa_enrolled)
     return TotpEnrollment(secret, provisioning_uri(secret, user.user_principal_name))
 
@@ -170,7 +225,7 @@ def confirm_totp_enrollment(ctx: Ctx, user_id: uuid.UUID, code: str) -> User:
         _require_admin_for(ctx, user)
     if user.totp_pending_secret is None:
         raise Conflict("There is no TOTP enrolment to confirm.", code="no_pending_enrollment")
-    step = matching_step(user.totp_pending_secret, code, ctx.now)
+    step = matching_step(open_secret(ctx.settings, user.totp_pending_secret), code, ctx.now)
     if step is None:
         raise ValidationFailed(
             "The code does not match the new authenticator secret.",
@@ -178,7 +233,7 @@ def confirm_totp_enrollment(ctx: Ctx, user_id: uuid.UUID, code: str) -> User:
             field="code",
         )
     re_enrollment = user.mfa_enrolled
-    user.totp_secret = user.totp_pending_secret
+    user.totp_secret = _sealed(ctx.settings, user.totp_pending_secret)
     user.totp_pending_secret = None
     user.totp_enrolled_at = ctx.now
     user.totp_last_step = step

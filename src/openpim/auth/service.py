@@ -346,7 +346,20 @@ def sign_in(
             return Outcome.refused(
                 MfaRequired("Enter the code from your authenticator app.", code="mfa_required")
             )
-        if not mfa.consume_code(user, totp_code, ctx.now):
+        try:
+            accepted = mfa.consume_code(ctx, user, totp_code)
+        except mfa.TotpSecretUnreadable as unreadable:
+            # Fails closed: no code can be checked. Not the caller's fault, so not counted.
+            _audit_attempt(
+                ctx,
+                "auth.sign_in_failed",
+                check,
+                user,
+                result="failure",
+                detail={"reason": "totp_secret_unreadable", "factor": FailureKind.TOTP},
+            )
+            return Outcome.refused(unreadable)
+        if not accepted:
             return Outcome.refused(attempt.failed(ctx, kind=FailureKind.TOTP, reason="bad_totp"))
         mfa_verified_at = ctx.now
 
@@ -456,7 +469,7 @@ def step_up(ctx: Ctx, token_id: uuid.UUID, totp_code: str) -> Outcome[AuthToken]
             retry_after_seconds=refusal.retry_after_seconds,
         )
         return Outcome.refused(refusal.error())
-    if not mfa.consume_code(user, totp_code, ctx.now):
+    if not mfa.consume_code(ctx, user, totp_code):
         ratelimit.record_failure(
             ctx, user_key=user.id, address=ctx.client_address, kind=FailureKind.TOTP
         )

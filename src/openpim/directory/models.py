@@ -46,11 +46,11 @@ class User(UUIDPrimaryKey, Base):
     account_kind: Mapped[str] = mapped_column(String(20))
     enabled: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enrolled_at: Mapped[datetime | None]
     # A secret being enrolled, not yet confirmed with a code: the current one stays in force
     # until then, so re-enrolment never leaves the account without its second factor.
-    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(255))
     # The last TOTP time step accepted: a code is good once, so replays inside its window fail.
     totp_last_step: Mapped[int | None]
     last_sign_in_at: Mapped[datetime | None]

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from openpim.assignments.models import Assignment, AssignmentType
 from openpim.audit.writer import AuditEntry, record
 from openpim.auth import passwords
-from openpim.auth.mfa import new_secret
+from openpim.auth.mfa import new_secret, seal_secret
 from openpim.auth.permissions import can_manage_users, can_read_all, require_manage_users
 from openpim.auth.tokens import revoke_all_for_user
 from openpim.directory.common import (
@@ -348,7 +348,7 @@ def bootstrap(
     directory = _new_directory(ctx, directory_name, [domain])
     user = _new_user(ctx, directory.id, upn, admin_display_name, admin_password)
     secret = new_secret()
-    user.totp_secret = secret
+    user.totp_secret = seal_secret(ctx.settings, secret)
     user.totp_enrolled_at = ctx.now
     assignment = Assignment(
         id=uuid.uuid4(),

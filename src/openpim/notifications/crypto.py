@@ -1,4 +1,4 @@
-"""Channel secrets at rest: sealed with a key derived from the server's secret key.
+"""Channel secrets at rest, sealed with the server key (openpim.kit.sealing does the work).
 
 SMTP passwords and webhook secrets must be readable by the worker (it logs in and signs), so
 they cannot be hashed; sealing them keeps a database dump or backup from handing them out.
@@ -8,44 +8,24 @@ clear error until an administrator enters the secrets again.
 
 from __future__ import annotations
 
-import base64
-
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from openpim.config import Settings
-from openpim.kit.errors import ValidationFailed
+from openpim.kit.sealing import Sealer, Unreadable
 
-_INFO = b"openpim notification channel secrets v1"
+_CHANNELS = Sealer(info=b"openpim notification channel secrets v1", what="notification secrets")
 
 
 class SecretUnreadable(Exception):
     """A stored secret was sealed under another server key."""
 
 
-def _fernet(settings: Settings) -> Fernet:
-    key = settings.secret_key.get_secret_value()
-    if not key:
-        raise ValidationFailed(
-            "Set OPENPIM_SECRET_KEY before storing notification secrets: they are encrypted "
-            "with it.",
-            code="secret_key_not_set",
-        )
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
-        key.encode("utf-8")
-    )
-    return Fernet(base64.urlsafe_b64encode(derived))
-
-
 def seal(settings: Settings, secret: str) -> str:
-    return _fernet(settings).encrypt(secret.encode("utf-8")).decode("ascii")
+    return _CHANNELS.seal(settings, secret)
 
 
 def unseal(settings: Settings, sealed: str) -> str:
     try:
-        return _fernet(settings).decrypt(sealed.encode("ascii")).decode("utf-8")
-    except (InvalidToken, ValidationFailed):
+        return _CHANNELS.unseal(settings, sealed)
+    except Unreadable:
         raise SecretUnreadable(
             "the stored channel secret cannot be decrypted with the current OPENPIM_SECRET_KEY; "
             "enter the secret again"
