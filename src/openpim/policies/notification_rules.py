@@ -81,10 +81,19 @@ RULE_TITLES: dict[RuleKey, str] = {
     (Stage.ACTIVATION, RecipientType.REQUESTOR): "Notification to the activated user",
     (Stage.ACTIVATION, RecipientType.APPROVER): "Request to approve an activation",
 }
-DEFAULT_RECIPIENTS = {
-    RecipientType.ADMIN: "Privileged Role, Security and Global Administrators",
-    RecipientType.REQUESTOR: "the member",
-    RecipientType.APPROVER: "the approvers (none named: the Privileged Role Administrators)",
+_ADMINS = "Privileged Role, Security and Global Administrators"
+_PRAS = "Privileged Role Administrators"
+# Who "default recipients" are, row by row (notifications/recipients.py sends to them).
+DEFAULT_RECIPIENTS: dict[RuleKey, str] = {
+    (Stage.ELIGIBLE_ASSIGNMENT, RecipientType.ADMIN): _ADMINS,
+    (Stage.ELIGIBLE_ASSIGNMENT, RecipientType.REQUESTOR): "the assigned user",
+    (Stage.ELIGIBLE_ASSIGNMENT, RecipientType.APPROVER): _PRAS,
+    (Stage.ACTIVE_ASSIGNMENT, RecipientType.ADMIN): _ADMINS,
+    (Stage.ACTIVE_ASSIGNMENT, RecipientType.REQUESTOR): "the assigned user",
+    (Stage.ACTIVE_ASSIGNMENT, RecipientType.APPROVER): _PRAS,
+    (Stage.ACTIVATION, RecipientType.ADMIN): _ADMINS,
+    (Stage.ACTIVATION, RecipientType.REQUESTOR): "the user who activates",
+    (Stage.ACTIVATION, RecipientType.APPROVER): f"the role's approvers (none named: {_PRAS})",
 }
 
 
