@@ -26,7 +26,7 @@ def _read(env: Env, directory_id: Any) -> RoleSettings:
         return read_role_settings(s, directory_id, PASSWORD_ADMIN)
 
 
-def _form(**rules: dict[str, Any]) -> dict[str, Any]:
+def _form(rules: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The whole form as a browser sends it: the other settings as they are, every rule at its
     default (checkbox ticked, no addresses, all emails) unless `rules` says otherwise."""
     data: dict[str, Any] = {
@@ -41,7 +41,7 @@ def _form(**rules: dict[str, Any]) -> dict[str, Any]:
     }
     for stage, recipient in RULE_KEYS:
         prefix = f"n-{stage.value}-{recipient.value}"
-        row = {"default": True, "extra": "", "level": "All", **rules.get(prefix, {})}
+        row = {"default": True, "extra": "", "level": "All", **(rules or {}).get(prefix, {})}
         if row["default"]:
             data[f"{prefix}-default"] = "1"
         data[f"{prefix}-extra"] = row["extra"]
@@ -86,7 +86,7 @@ def test_saving_the_form_sets_the_nine_rules(env: Env, browser: Browser) -> None
     saved = browser.post(
         PATH,
         _form(
-            **{
+            {
                 "n-activation-admin": {
                     "default": False,
                     "extra": "soc@contoso.example\nLead@Contoso.example",
@@ -127,7 +127,7 @@ def test_a_bad_address_is_shown_on_its_row_and_nothing_is_saved(env: Env, browse
     refused = browser.post(
         PATH,
         _form(
-            **{
+            {
                 "n-activation-requestor": {"extra": "kept@contoso.example"},
                 "n-active_assignment-admin": {"extra": "not an address"},
             }
@@ -144,7 +144,7 @@ def test_a_bad_address_is_shown_on_its_row_and_nothing_is_saved(env: Env, browse
     )
     assert "kept@contoso.example</textarea>" in refused.text  # what was typed is not lost
     assert _read(env, directory.id).is_default
-    unknown = browser.post(PATH, _form(**{"n-activation-approver": {"level": "Sometimes"}}))
+    unknown = browser.post(PATH, _form({"n-activation-approver": {"level": "Sometimes"}}))
     assert unknown.status_code == 422 and "All, Critical or None" in text_of(unknown.text)
 
 
@@ -157,6 +157,6 @@ def test_readers_see_the_rules_but_cannot_change_them(env: Env, browser: Browser
     assert "Role activation alert" in text_of(page)
     assert re.search(r'<select id="n-activation-admin-level"[^>]*disabled', page)
     assert "Save settings" not in page
-    refused = browser.post(PATH, _form(**{"n-activation-admin": {"level": "None"}}))
+    refused = browser.post(PATH, _form({"n-activation-admin": {"level": "None"}}))
     assert refused.status_code == 403
     assert _read(env, directory.id).is_default
