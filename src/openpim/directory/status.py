@@ -1,7 +1,8 @@
 """Disabling and enabling users.
 
-Disabling ends everything the user could use at once: their tokens are revoked and their
-running (or scheduled) activations end, each with its audit line and outbox row. Eligibilities
+Disabling ends everything the user could use at once: their tokens are revoked, their pending
+requests are withdrawn (Canceled) and their running (or scheduled) activations end, each with
+its audit line (and outbox row for the ends), in the disable's transaction. Eligibilities
 and permanent assignments stay: the access query already ignores disabled users, and enabling
 the user again restores them. The last active Global Administrator or Privileged Role
 Administrator of a directory can never be disabled; the directory row is locked first so two
@@ -18,6 +19,7 @@ from openpim.access.service import is_active
 from openpim.assignments.guards import require_other_holder
 from openpim.assignments.lifecycle import end_schedule
 from openpim.assignments.models import Assignment, AssignmentType, EndReason
+from openpim.assignments.operations.approval import cancel_for_disabled_user
 from openpim.auth.permissions import require_manage_users
 from openpim.auth.tokens import revoke_all_for_user
 from openpim.directory.common import audit, directory_row, is_self, user_row
@@ -52,7 +54,8 @@ def _end_activations(ctx: Ctx, user: User) -> int:
 
 
 def disable_user(ctx: Ctx, directory_id: uuid.UUID, user_id: uuid.UUID) -> User:
-    """Block sign-in, revoke every token and end running activations, all in one transaction."""
+    """Block sign-in, revoke every token, withdraw pending requests and end running
+    activations, all in one transaction."""
     require_manage_users(ctx, directory_id)
     directory_row(ctx, directory_id, lock=True)
     user = user_row(ctx, directory_id, user_id)
@@ -64,8 +67,17 @@ def disable_user(ctx: Ctx, directory_id: uuid.UUID, user_id: uuid.UUID) -> User:
     user.enabled = False
     user.disabled_at = ctx.now
     revoked = revoke_all_for_user(ctx, user.id)
+    canceled = cancel_for_disabled_user(ctx, user)
     ended = _end_activations(ctx, user)
-    audit(ctx, "user.disabled", directory_id, user, tokens_revoked=revoked, activations_ended=ended)
+    audit(
+        ctx,
+        "user.disabled",
+        directory_id,
+        user,
+        tokens_revoked=revoked,
+        requests_canceled=canceled,
+        activations_ended=ended,
+    )
     return user
 
 

@@ -2,14 +2,15 @@
 
 The first decision wins: the status moves out of Pending with a conditional UPDATE
 (... WHERE status = 'Pending...'), so of several simultaneous approvers exactly one changes the
-row and the others get a 409. Nobody decides on their own request.
+row and the others get a 409. Nobody decides on their own request, and a disabled account
+decides nothing. Disabling a user withdraws their pending requests (`cancel_for_disabled_user`).
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import or_, select, update
 
 from openpim.assignments import guards
 from openpim.assignments.models import (
@@ -25,6 +26,7 @@ from openpim.assignments.operations.update import admin_extend, admin_renew
 from openpim.assignments.queries import find_eligibility_covering, load_request, overlapping
 from openpim.audit.writer import record
 from openpim.auth.permissions import can_manage
+from openpim.directory.models import User
 from openpim.kit.context import ActorKind, Ctx
 from openpim.kit.errors import Conflict, Forbidden, ValidationFailed
 from openpim.notifications.outbox import enqueue
@@ -52,8 +54,22 @@ def _require_decider(ctx: Ctx, request: RoleRequest) -> None:
         request.requested_by_id,
     ):
         raise Forbidden("You cannot decide on your own request.", code="cannot_approve_own_request")
+    _require_enabled_decider(ctx)
     if not can_decide(ctx, request):
         raise Forbidden("You are not an approver of this request.", code="not_an_approver")
+
+
+def _require_enabled_decider(ctx: Ctx) -> None:
+    """A disabled approver decides nothing, even with a credential checked a moment before the
+    disable committed: the account row is read under a share lock, so a decision and a disable
+    of the same person are ordered (PostgreSQL; SQLite writers are serial anyway)."""
+    if ctx.actor.user_id is None:
+        return  # the operator
+    enabled = ctx.session.execute(
+        select(User.enabled).where(User.id == ctx.actor.user_id).with_for_update(read=True)
+    ).scalar_one_or_none()
+    if not enabled:
+        raise Forbidden("Your account is disabled.", code="account_disabled")
 
 
 def _claim(ctx: Ctx, request: RoleRequest, new_status: RequestStatus, justification: str) -> None:
@@ -184,6 +200,37 @@ def cancel(ctx: Ctx, request_id: uuid.UUID, justification: str | None = None) ->
     _claim(ctx, request, RequestStatus.CANCELED, text)
     record(ctx, request_audit(ctx, request, "request.canceled", decision=text))
     return request
+
+
+def cancel_for_disabled_user(ctx: Ctx, user: User) -> int:
+    """Withdraw every pending request by or for `user`, who is being disabled in this same
+    transaction; each is audited ("request.canceled", reason user_disabled). The rows are
+    locked, so an approval racing the disable either committed first (and the disable then
+    ends the activation it made) or finds the request no longer pending (409)."""
+    rows = (
+        ctx.session.execute(
+            select(RoleRequest)
+            .where(
+                RoleRequest.directory_id == user.directory_id,
+                RoleRequest.status.in_(PENDING_STATUSES),
+                or_(RoleRequest.principal_id == user.id, RoleRequest.requested_by_id == user.id),
+            )
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    text = f"Withdrawn: {user.user_principal_name} was disabled."
+    for request in rows:
+        request.status = RequestStatus.CANCELED
+        request.decided_at = ctx.now
+        request.decided_by_id = ctx.actor.user_id
+        request.decision_justification = text
+        record(
+            ctx,
+            request_audit(ctx, request, "request.canceled", decision=text, reason="user_disabled"),
+        )
+    return len(rows)
 
 
 def _notify_requester(ctx: Ctx, request: RoleRequest, event: str) -> None:
