@@ -111,7 +111,7 @@ def test_patching_each_kind_of_rule_changes_the_role_settings(
     graph: Graph, world: World, env: Env
 ) -> None:
     admin = graph.token(world.admin)
-    ok = [
+    ok: list[tuple[str, dict[str, Any]]] = [
         (
             "Expiration_EndUser_Assignment",
             {
@@ -250,7 +250,7 @@ def test_patching_each_kind_of_rule_changes_the_role_settings(
 def test_rule_patches_that_cannot_be_honoured(graph: Graph, world: World, env: Env) -> None:
     admin = graph.token(world.admin)
     expiration = NS + "unifiedRoleManagementPolicyExpirationRule"
-    cases = [
+    cases: list[tuple[str, dict[str, Any], str, str]] = [
         (
             "Expiration_EndUser_Assignment",
             {"maximumDuration": "PT4H"},
