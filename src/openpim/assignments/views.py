@@ -245,6 +245,11 @@ def _member_rows(
     if after is not None:
         # The first column alone as well: an index can start there; the row comparison can't.
         stmt = stmt.where(upn >= after.principal, _after(after, rank, model))
+    else:
+        # Always true, but a range on the name lets SQLite's planner see that walking the
+        # users in name order stops after a page; without it, it sorts every live schedule
+        # of the directory (1.2 s at 100,000 users) to show the first 100.
+        stmt = stmt.where(upn >= "")
     return stmt.order_by(upn, role, model.start_at, model.id).limit(limit + 1)
 
 
