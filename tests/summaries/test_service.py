@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import cast
 
 import pytest
+from sqlalchemy import Table
 
 from openpim.assignments import service as membership
 from openpim.assignments.models import MemberType
+from openpim.audit.models import AuditEvent
 from openpim.audit.writer import AuditEntry, record
 from openpim.directory.models import User
 from openpim.kit.errors import Forbidden, ValidationFailed
@@ -155,3 +158,26 @@ def test_activations_of_a_role_that_is_gone_keep_the_recorded_name(env: Env) -> 
         ("Password Administrator", 1),
         ("Retired Role", 1),
     ]
+
+
+def test_activations_are_counted_on_a_database_without_the_activations_index(env: Env) -> None:
+    """A database not yet migrated lacks the index SQLite is pointed at: still counted."""
+    directory, admin = env.pim_directory()
+    bob = env.user(directory, "bob")
+    _activation(env, bob, PASSWORD_ADMIN, "Password Administrator", env.now - timedelta(hours=1))
+    table = cast(Table, AuditEvent.__table__)
+    index = next(i for i in table.indexes if i.name == summaries.ACTIVATIONS_INDEX)
+    engine = env.runtime.db.engine
+    since = env.now - timedelta(days=3)
+    with env.ctx(env.actor(admin)) as ctx:
+        with_index = summaries.activations_by_day(ctx, directory.id, since, env.now)
+    assert [(d.role, d.count) for d in with_index] == [("Password Administrator", 1)]
+    index.drop(engine)
+    try:
+        summaries.clear_caches()
+        with env.ctx(env.actor(admin)) as ctx:
+            without = summaries.activations_by_day(ctx, directory.id, since, env.now)
+        assert without == with_index
+    finally:
+        index.create(engine)
+        summaries.clear_caches()

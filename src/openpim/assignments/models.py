@@ -130,9 +130,11 @@ class Eligibility(UUIDPrimaryKey, _ScheduleColumns, Base):
     __tablename__ = "eligibilities"
     __table_args__ = (
         Index("ix_eligibilities_principal_role", "principal_id", "role_id", "start_at"),
-        # principal and start after end_at: member counts per role read the index alone.
+        # Covers member counts per role: principals in order within a role, so SQLite counts
+        # distinct members without a temporary tree (most eligibilities are live: no end_at
+        # range to narrow, unlike assignments).
         Index(
-            "ix_eligibilities_role", "directory_id", "role_id", "end_at", "start_at", "principal_id"
+            "ix_eligibilities_role", "directory_id", "role_id", "principal_id", "start_at", "end_at"
         ),
         Index(
             "ix_eligibilities_end_pending",
