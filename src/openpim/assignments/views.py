@@ -314,6 +314,71 @@ def member_page(
     return MemberPage(items, next_cursor)
 
 
+def schedules_statement(
+    ctx: Ctx,
+    directory_id: uuid.UUID,
+    model: type[Eligibility] | type[Assignment],
+    *,
+    principal_id: uuid.UUID | None = None,
+) -> Select[Any]:
+    """Authorise now and return the directory's eligibilities or assignments (every state),
+    for callers that filter and page themselves (Graph's schedules): one principal's (anyone
+    may read their own) or everyone's (PIM's readers)."""
+    if principal_id is None:
+        require_read_all(ctx, directory_id)
+    else:
+        require_self_or_read_all(ctx, directory_id, principal_id)
+    stmt = select(model).where(model.directory_id == directory_id)
+    if principal_id is not None:
+        stmt = stmt.where(model.principal_id == principal_id)
+    return stmt
+
+
+def get_schedule(
+    ctx: Ctx,
+    directory_id: uuid.UUID,
+    model: type[Eligibility] | type[Assignment],
+    schedule_id: uuid.UUID,
+    *conditions: ColumnElement[bool],
+) -> Eligibility | Assignment:
+    """One eligibility or assignment (matching `conditions`, e.g. "live now"): for its member
+    and PIM's readers."""
+    row = ctx.session.execute(
+        select(model).where(
+            model.id == schedule_id, model.directory_id == directory_id, *conditions
+        )
+    ).scalar_one_or_none()
+    if not isinstance(row, Eligibility | Assignment):
+        raise NotFound(f"Schedule {schedule_id} does not exist.", code="schedule_not_found")
+    require_self_or_read_all(ctx, directory_id, row.principal_id)
+    return row
+
+
+def requests_statement(
+    ctx: Ctx,
+    directory_id: uuid.UUID,
+    *,
+    principal_id: uuid.UUID | None = None,
+    requested_by_id: uuid.UUID | None = None,
+    member_type: MemberType | None = None,
+) -> Select[Any]:
+    """Authorise now and return requests, for callers that filter and page themselves:
+    for one member or by one requester (anyone may see their own) or everyone's (readers)."""
+    mine = [u for u in (principal_id, requested_by_id) if u is not None]
+    if not mine:
+        require_read_all(ctx, directory_id)
+    for user_id in mine:
+        require_self_or_read_all(ctx, directory_id, user_id)
+    stmt = select(RoleRequest).where(RoleRequest.directory_id == directory_id)
+    if principal_id is not None:
+        stmt = stmt.where(RoleRequest.principal_id == principal_id)
+    if requested_by_id is not None:
+        stmt = stmt.where(RoleRequest.requested_by_id == requested_by_id)
+    if member_type is not None:
+        stmt = stmt.where(RoleRequest.member_type == member_type)
+    return stmt
+
+
 def list_requests(
     ctx: Ctx,
     directory_id: uuid.UUID,
@@ -323,13 +388,7 @@ def list_requests(
     limit: int = 100,
 ) -> list[RoleRequest]:
     """Requests of one user (anyone may see their own) or of everyone (readers)."""
-    if principal_id is None:
-        require_read_all(ctx, directory_id)
-    else:
-        require_self_or_read_all(ctx, directory_id, principal_id)
-    stmt = select(RoleRequest).where(RoleRequest.directory_id == directory_id)
-    if principal_id is not None:
-        stmt = stmt.where(RoleRequest.principal_id == principal_id)
+    stmt = requests_statement(ctx, directory_id, principal_id=principal_id)
     if status:
         stmt = stmt.where(RoleRequest.status.in_(list(status)))
     stmt = stmt.order_by(RoleRequest.created_at.desc()).limit(min(limit, MAX_PAGE))

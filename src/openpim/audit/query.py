@@ -32,7 +32,7 @@ from openpim.audit.verify import VerifyResult, verify_chain
 from openpim.auth.permissions import require_read_all
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Ctx
-from openpim.kit.errors import Forbidden, ValidationFailed
+from openpim.kit.errors import Forbidden, NotFound, ValidationFailed
 from openpim.kit.pagination import require_page
 
 MAX_PAGE = 500
@@ -189,6 +189,22 @@ def search_events(
     """The directory's history, newest first. PIM's readers only."""
     require_read_all(ctx, directory_id)
     return _page(ctx, _statement(directory_id, flt or AuditFilter()), cursor, limit)
+
+
+def directory_events_statement(ctx: Ctx, directory_id: uuid.UUID) -> Select[Any]:
+    """Authorise now and return the directory's events, for callers that filter and page
+    themselves (Graph's directoryAudits). PIM's readers only."""
+    require_read_all(ctx, directory_id)
+    return select(AuditEvent).where(_events.c.directory_id == directory_id)
+
+
+def get_event(ctx: Ctx, directory_id: uuid.UUID, seq: int) -> AuditEvent:
+    """One event of the directory, by sequence number. PIM's readers only."""
+    require_read_all(ctx, directory_id)
+    event = ctx.session.get(AuditEvent, seq)
+    if event is None or event.directory_id != directory_id:
+        raise NotFound(f"Audit event {seq} does not exist.", code="audit_event_not_found")
+    return event
 
 
 def my_events(

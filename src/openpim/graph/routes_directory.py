@@ -7,12 +7,11 @@ reader check of directory.service, PIM's reader check for the audit history.
 from __future__ import annotations
 
 from fastapi import Request, Response
-from sqlalchemy import select
 
 from openpim.api.deps import READER, SELF_OR_READER, SIGNED_IN, CallerDep, access
 from openpim.api.scope import directory_of, user_of
+from openpim.audit import query as audit_query
 from openpim.audit.models import AuditEvent
-from openpim.auth.permissions import require_read_all
 from openpim.directory import service as directory_service
 from openpim.directory.models import User
 from openpim.graph import shapes
@@ -158,13 +157,11 @@ def _audits(request: Request, caller: CallerDep, count_only: bool) -> Response:
         request, fields=shapes.AUDIT_FIELDS, allowed=COUNT_OPTIONS if count_only else NO_EXPAND
     )
     with caller.read() as ctx:
-        directory_id = directory_of(ctx)
-        require_read_all(ctx, directory_id)
         return sql_collection(
             request,
             ctx,
             opts,
-            statement=select(AuditEvent).where(AuditEvent.directory_id == directory_id),
+            statement=audit_query.directory_events_statement(ctx, directory_of(ctx)),
             fields=shapes.AUDIT_FIELDS,
             keyset=AUDIT_KEYSET,
             shape=shapes.directory_audit,
@@ -191,9 +188,5 @@ def get_directory_audit(audit_id: str, request: Request, caller: CallerDep) -> R
     if not audit_id.isdigit() or len(audit_id) > 18:
         raise not_found(f"Audit record {audit_id!r} does not exist.")
     with caller.read() as ctx:
-        directory_id = directory_of(ctx)
-        require_read_all(ctx, directory_id)
-        event = ctx.session.get(AuditEvent, int(audit_id))
-        if event is None or event.directory_id != directory_id:
-            raise not_found(f"Audit record {audit_id!r} does not exist.")
+        event = audit_query.get_event(ctx, directory_of(ctx), int(audit_id))
         return entity_response(request, AUDITS, shapes.directory_audit(event), opts)

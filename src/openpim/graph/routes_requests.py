@@ -11,7 +11,6 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
-from sqlalchemy import select
 
 from openpim.api.deps import (
     READER,
@@ -24,7 +23,6 @@ from openpim.api.deps import (
 from openpim.api.scope import directory_of, user_of
 from openpim.assignments import service as membership
 from openpim.assignments.models import MemberType, RoleRequest
-from openpim.auth.permissions import require_read_all, require_self_or_read_all
 from openpim.graph import actions, shapes
 from openpim.graph.actions import Kind
 from openpim.graph.errors import bad_request, not_found, reject_unstorable
@@ -111,16 +109,14 @@ def _list(
                 context=context,
                 count_only=count_only,
             )
-        statement = select(RoleRequest).where(
-            RoleRequest.directory_id == directory_id, RoleRequest.member_type == _member(kind)
+        me = None if on is None else user_of(ctx)
+        statement = membership.requests_statement(
+            ctx,
+            directory_id,
+            member_type=_member(kind),
+            principal_id=me if on == "principal" else None,
+            requested_by_id=me if on == "createdBy" else None,
         )
-        if on is None:
-            require_read_all(ctx, directory_id)
-        else:
-            me = user_of(ctx)
-            require_self_or_read_all(ctx, directory_id, me)
-            column = RoleRequest.principal_id if on == "principal" else RoleRequest.requested_by_id
-            statement = statement.where(column == me)
         return sql_collection(
             request,
             ctx,

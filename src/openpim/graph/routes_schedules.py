@@ -2,8 +2,8 @@
 
 A schedule is listed until it ends (current and future ones); an instance while it is live
 (start <= now < end), the same read-time predicate the access check uses. Everyone may list their
-own (filterByCurrentUser(on='principal')); the whole directory's are for PIM's readers, as in
-the membership views.
+own (filterByCurrentUser(on='principal')); the whole directory's are for PIM's readers: the
+membership views decide (assignments.views.schedules_statement / get_schedule).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, or_
 
 from openpim.api.deps import READER, SELF_OR_READER, CallerDep, access
 from openpim.api.scope import directory_of, user_of
+from openpim.assignments import service as membership
 from openpim.assignments.models import Assignment, Eligibility
-from openpim.auth.permissions import require_read_all, require_self_or_read_all
 from openpim.graph import shapes
 from openpim.graph.errors import bad_request, not_found
 from openpim.graph.query import Fields, Keyset
@@ -97,18 +97,11 @@ def _list(
         if count_only
         else frozenset({"$filter", "$select", "$expand", "$top", "$count", "$skiptoken"}),
     )
-    model = spec.model
     with caller.read() as ctx:
-        directory_id = directory_of(ctx)
-        statement = select(model).where(model.directory_id == directory_id, *spec.live(ctx))
-        if mine:
-            me = user_of(ctx)
-            require_self_or_read_all(ctx, directory_id, me)
-            statement = statement.where(model.principal_id == me)
-            context = f"Collection({shapes.NS[1:]}{_type_name(spec)})"
-        else:
-            require_read_all(ctx, directory_id)
-            context = spec.path
+        statement = membership.schedules_statement(
+            ctx, directory_of(ctx), spec.model, principal_id=user_of(ctx) if mine else None
+        ).where(*spec.live(ctx))
+        context = f"Collection({shapes.NS[1:]}{_type_name(spec)})" if mine else spec.path
         return sql_collection(
             request,
             ctx,
@@ -139,17 +132,10 @@ def _get(request: Request, caller: CallerDep, spec: Collection, key: str) -> Res
     schedule_id = guid_or_none(key)
     if schedule_id is None:
         raise not_found(f"{_type_name(spec)} {key!r} does not exist.")
-    model = spec.model
     with caller.read() as ctx:
-        directory_id = directory_of(ctx)
-        row = ctx.session.execute(
-            select(model).where(
-                model.id == schedule_id, model.directory_id == directory_id, *spec.live(ctx)
-            )
-        ).scalar_one_or_none()
-        if not isinstance(row, Eligibility | Assignment):
-            raise not_found(f"{_type_name(spec)} {key!r} does not exist.")
-        require_self_or_read_all(ctx, directory_id, row.principal_id)
+        row = membership.get_schedule(
+            ctx, directory_of(ctx), spec.model, schedule_id, *spec.live(ctx)
+        )
         item = spec.shape(row)
         if opts.expand:
             expand_principal_and_role(ctx, [item], opts.expand)
