@@ -13,12 +13,21 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, inspect, select, text
 
 from openpim.access.service import active_role_ids
-from openpim.assignments.models import Assignment, AssignmentType, Eligibility
+from openpim.alerts.detectors import outside_pim
+from openpim.assignments.models import (
+    Assignment,
+    AssignmentType,
+    Eligibility,
+    RequestAction,
+    RequestStatus,
+    RoleRequest,
+)
 from openpim.audit.models import AuditChainHead, AuditEvent
 from openpim.audit.verify import verify_chain
 from openpim.db.session import Database
 from openpim.devtools.seed import main, seed_benchmark_dataset
 from openpim.directory.models import Directory, User
+from openpim.kit.context import Actor
 from openpim.roles import ids
 from tests.factories import Env
 
@@ -155,3 +164,74 @@ def test_command_line_entry_point(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 0
     assert json.loads(out.read_text())["counts"]["audit_events"] == 100
     assert "admin1@bench1.example" in capsys.readouterr().err
+
+
+def test_every_schedule_pim_made_has_its_request(env: Env, backend_url: str) -> None:
+    _seed(env, backend_url)
+    with env.runtime.db.reader() as s:
+        # Each request names its schedule, for the same member and role, as the services do.
+        for model in (Eligibility, Assignment):
+            made = s.execute(
+                select(
+                    model.created_via, model.request_id, RoleRequest.id, RoleRequest.action
+                ).outerjoin(
+                    RoleRequest,
+                    (RoleRequest.id == model.request_id)
+                    & (RoleRequest.result_schedule_id == model.id)
+                    & (RoleRequest.principal_id == model.principal_id)
+                    & (RoleRequest.role_id == model.role_id)
+                    & (RoleRequest.status == RequestStatus.PROVISIONED),
+                )
+            ).all()
+            assert made
+            for via, request_id, found, _action in made:
+                if via == "pim":
+                    assert request_id is not None and found == request_id
+                else:
+                    assert request_id is None
+        activations = s.execute(
+            select(Assignment.eligibility_id, RoleRequest.action, RoleRequest.eligibility_id)
+            .join(RoleRequest, RoleRequest.id == Assignment.request_id)
+            .where(Assignment.assignment_type == AssignmentType.ACTIVATED)
+        ).all()
+        assert activations
+        assert {a for _, a, _ in activations} == {RequestAction.SELF_ACTIVATE}
+        assert all(e == r for e, _, r in activations)
+        # An activation ended early names the member's selfDeactivate request.
+        early = s.execute(
+            select(Assignment.ended_by_request_id, RoleRequest.action, RoleRequest.status)
+            .outerjoin(
+                RoleRequest,
+                (RoleRequest.id == Assignment.ended_by_request_id)
+                & (RoleRequest.target_schedule_id == Assignment.id),
+            )
+            .where(Assignment.ended_reason == "deactivated")
+        ).all()
+        assert early
+        assert set(early) == {
+            (r, RequestAction.SELF_DEACTIVATE, RequestStatus.REVOKED) for r, _, _ in early
+        }
+        imported = s.scalars(select(Assignment.id).where(Assignment.created_via == "import")).all()
+    if env.runtime.db.dialect == "sqlite":
+        with env.runtime.db.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+    else:  # the foreign keys dropped for the load are back
+        names = {
+            (fk["constrained_columns"][0], fk["referred_table"])
+            for fk in inspect(env.runtime.db.engine).get_foreign_keys("assignments")
+        }
+        assert {("request_id", "role_requests"), ("ended_by_request_id", "role_requests")} <= names
+    # Only the imported rows are "assigned outside PIM".
+    with env.runtime.read(Actor.operator("test")) as ctx:
+        directory_id = ctx.session.scalars(select(Directory.id)).one()
+        flagged = {f.schedule_id for f in outside_pim(ctx, directory_id, {})}
+        live = set(
+            ctx.session.scalars(
+                select(Assignment.id).where(
+                    Assignment.id.in_(imported),
+                    Assignment.start_at <= env.now,
+                    (Assignment.end_at.is_(None)) | (Assignment.end_at > env.now),
+                )
+            )
+        )
+    assert flagged == live

@@ -4,6 +4,11 @@ Most members are eligible for one to three roles (permanently, until a date, or 
 expired); a few hold a role permanently or until a date; the bulk of the schedule budget is
 the history of activations drawn from those eligibilities, nearly all of them over, a few
 running now. A schedule that has ended carries end_recorded_at, as if the worker had seen it.
+
+Every schedule PIM made names its request (request_id), and an activation the member ended
+early names its selfDeactivate request (ended_by_request_id); the seed writes those requests
+from the loaded schedules (seed.py, `_add_requests`). Only the few imported assignments have
+none, so they are all the "roles assigned outside PIM" alert finds.
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ def _pick_roles(pop: Population, rng: random.Random, k: int) -> list[int]:
     return list(dict.fromkeys(picked))
 
 
-def _row(pop: Population, inst: Instants, s: Sched, created: int, *, via: str = "pim") -> list[Any]:
+def _row(
+    pop: Population, rng: random.Random, inst: Instants, s: Sched, created: int, *, via: str = "pim"
+) -> list[Any]:
     u, r, hex_id, start, end = s
     ended = end is not None and end <= pop.now_us
+    request_hex = new_hex(rng) if via == "pim" else None
     return [
         hex_id, pop.directory_hex[pop.user_dir[u]], pop.user_hex[u], pop.role_hex[r],
-        inst.text(start), None if end is None else inst.text(end), None, via,
+        inst.text(start), None if end is None else inst.text(end), request_hex, via,
         inst.text(created), "expired" if ended else None, None,
         inst.text(end + 5 * 1_000_000) if ended and end is not None else None,
     ]  # fmt: skip
@@ -102,14 +110,14 @@ class ScheduleBuilder:
 
     def eligibility_rows(self) -> Iterator[list[Any]]:
         for s in self.eligible:
-            yield _row(self.pop, self.inst, s, s[3])
+            yield _row(self.pop, self.rng, self.inst, s, s[3])
         self.pop.counts["eligibilities"] = len(self.eligible)
 
     def assignment_rows(self) -> Iterator[list[Any]]:
         """Direct assignments, then activations until the schedule budget is spent."""
         pop, rng, inst, now = self.pop, self.rng, self.inst, self.pop.now_us
         for s, via in self.assigned:
-            yield [*_row(pop, inst, s, s[3], via=via), "Assigned", None]
+            yield [*_row(pop, rng, inst, s, s[3], via=via), "Assigned", None]
         activations = max(0, self.budget - len(self.eligible) - len(self.assigned))
         every = max(1, activations // SAMPLE_LIMIT)
         made = 0
@@ -130,9 +138,10 @@ class ScheduleBuilder:
             if e_end is not None:
                 end = min(end, e_end)  # an activation never outlives its eligibility
             s = (u, r, new_hex(rng), start, end)
-            row = _row(pop, inst, s, start)
+            row = _row(pop, rng, inst, s, start)
             if end <= now and rng.random() < 0.2:
                 row[9] = "deactivated"
+                row[10] = new_hex(rng)  # the member's selfDeactivate request
             yield [*row, "Activated", e_hex]
             if made % every == 0 and len(pop.activations) < SAMPLE_LIMIT:
                 pop.activations.append(s)

@@ -6,8 +6,10 @@
 The data is deterministic for a given --seed and a given "now". A handful of admins get a
 known password and a TOTP secret (printed and written to the summary) so benchmarks and
 manual tests can sign in; everyone else has no password, which keeps the seed from spending
-minutes in argon2. Rows go in through COPY (PostgreSQL) or raw executemany (SQLite) with the
-secondary indexes dropped during the load and rebuilt after it.
+minutes in argon2. Every schedule PIM would have made comes with the request that made it
+(request_rows.py); only a few "imported" assignments have none. Rows go in through COPY
+(PostgreSQL) or raw executemany (SQLite) with the secondary indexes dropped during the load
+and rebuilt after it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any, TypeVar, cast
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, Table, func, make_url, select, update
 
-from openpim.assignments.models import Assignment, Eligibility
+from openpim.assignments.models import Assignment, Eligibility, RoleRequest
 from openpim.audit.models import AuditChainHead, AuditEvent
 from openpim.audit.writer import CHAIN_HEAD_ID
 from openpim.db.models import Base
@@ -47,6 +49,11 @@ from openpim.devtools.dataset import (
     roles_for,
     to_us,
     user_rows,
+)
+from openpim.devtools.request_rows import (
+    add_requests,
+    drop_request_foreign_keys,
+    restore_request_foreign_keys,
 )
 from openpim.devtools.schedules import ScheduleBuilder
 from openpim.directory.models import Directory, User, VerifiedDomain
@@ -141,7 +148,7 @@ def _load_all(
     say: Progress,
     timings: dict[str, float],
 ) -> None:
-    tables = [_table(m) for m in (User, Eligibility, Assignment, AuditEvent)]
+    tables = [_table(m) for m in (User, Eligibility, Assignment, RoleRequest, AuditEvent)]
     dropped = []
     for table in tables:
         if not loader.scalar(f"SELECT 1 FROM {table.name} LIMIT 1"):  # noqa: S608
@@ -161,6 +168,7 @@ def _load_all(
 
     mark = time.perf_counter()
     say(f"schedules: {schedules:,}")
+    drop_request_foreign_keys(loader)
     builder = ScheduleBuilder(pop, rng, schedules)
     builder.plan()
     loader.load(_table(Eligibility), ELIGIBILITY_COLUMNS, builder.eligibility_rows())
@@ -168,6 +176,12 @@ def _load_all(
     loader.load(_table(Assignment), ASSIGNMENT_COLUMNS, rows)
     pop.counts["schedules"] = pop.counts["eligibilities"] + pop.counts["assignments"]
     timings["schedules"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    say("requests of the schedules")
+    pop.counts["requests"] = add_requests(loader, pop)
+    restore_request_foreign_keys(loader)
+    timings["requests"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     say(f"audit events: {audit_events:,}")
