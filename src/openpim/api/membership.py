@@ -40,11 +40,20 @@ from openpim.assignments.schemas import (
 )
 from openpim.assignments.views import MAX_PAGE
 
+DEFAULT_PAGE = 100
+
 router = APIRouter(tags=["membership"], route_class=StrictRoute)
 
 
 class ScheduleListOut(BaseModel):
     value: list[ScheduleOut]
+
+
+class MemberPageOut(ScheduleListOut):
+    """A page of members: `value` as before keyset paging, plus where the next page starts."""
+
+    # Pass back as `cursor` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class EndIn(MembershipIn):
@@ -82,10 +91,26 @@ def _change(
 # --- reading ------------------------------------------------------------------------------
 
 
+_PAGING = (
+    " A page at a time, by user name, role name, eligible before active, start: pass"
+    " `next_cursor` back as `cursor` for the next page (null on the last page); `limit` is"
+    f" 1 to {MAX_PAGE}, default {DEFAULT_PAGE}. A cursor this server did not hand out is"
+    " refused with 422 `invalid_cursor`. Until keyset paging, these listings sorted by role"
+    " name first, answered up to 500 eligible plus 500 active rows and had no `next_cursor`."
+)
+CursorParam = Annotated[
+    str | None,
+    Query(description="`next_cursor` of the previous page (checked by the service)"),
+]
+LimitParam = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Rows per page")]
+
+
 @router.get(
     "/members",
-    summary="Users in admin roles: current eligible and active members, filtered",
-    response_model=ScheduleListOut,
+    summary="Users in admin roles: current and scheduled eligible and active members, filtered"
+    " (keyset pages)",
+    description="Every eligible and active assignment that has not ended." + _PAGING,
+    response_model=MemberPageOut,
     openapi_extra=access(READER),
 )
 def list_members(
@@ -93,29 +118,46 @@ def list_members(
     role_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
     member_type: MemberType | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
-) -> ScheduleListOut:
+    cursor: CursorParam = None,
+    limit: LimitParam = DEFAULT_PAGE,
+) -> MemberPageOut:
     with caller.read() as ctx:
-        rows = membership.members(
+        page = membership.member_page(
             ctx,
             directory_of(ctx),
             role_id=role_id,
             user_id=user_id,
             member_type=member_type,
+            cursor=cursor,
             limit=limit,
         )
-        return ScheduleListOut(value=rows)
+        return MemberPageOut(value=page.items, next_cursor=page.next_cursor)
 
 
 @router.get(
     "/roles/{role_id}/members",
-    summary="Current eligible and active members of one role",
-    response_model=ScheduleListOut,
+    summary="Current and scheduled eligible and active members of one role (keyset pages)",
+    description="The role's eligible and active assignments that have not ended." + _PAGING,
+    response_model=MemberPageOut,
     openapi_extra=access(READER),
 )
-def role_members(role_id: uuid.UUID, caller: CallerDep) -> ScheduleListOut:
+def role_members(
+    role_id: uuid.UUID,
+    caller: CallerDep,
+    member_type: MemberType | None = None,
+    cursor: CursorParam = None,
+    limit: LimitParam = DEFAULT_PAGE,
+) -> MemberPageOut:
     with caller.read() as ctx:
-        return ScheduleListOut(value=membership.members(ctx, directory_of(ctx), role_id=role_id))
+        page = membership.member_page(
+            ctx,
+            directory_of(ctx),
+            role_id=role_id,
+            member_type=member_type,
+            cursor=cursor,
+            limit=limit,
+        )
+        return MemberPageOut(value=page.items, next_cursor=page.next_cursor)
 
 
 @router.get(
