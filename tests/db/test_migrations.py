@@ -43,3 +43,69 @@ def test_upgrade_head_matches_models_and_is_repeatable(empty_url: str) -> None:
         count = conn.execute(select(text("count(*)")).select_from(RoleDefinition.__table__))
         assert count.scalar_one() == len(BUILT_IN_ROLES)
     engine.dispose()
+
+
+def test_upgrading_a_populated_database_keeps_every_row(empty_url: str) -> None:
+    """0003 rebuilds `users` on SQLite (batch mode): the rows pointing at users must survive."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from openpim.assignments.models import Assignment
+    from openpim.directory.models import AccountKind, Directory, User
+    from openpim.roles.ids import GLOBAL_ADMINISTRATOR
+
+    upgrade(empty_url, revision="0002")
+    now = datetime.now(UTC)
+    engine = create_engine(empty_url)
+    with Session(engine) as session:
+        directory = Directory(name="Contoso", created_at=now)
+        session.add(directory)
+        session.flush()
+        user = User(
+            directory_id=directory.id,
+            user_principal_name="ada@contoso.example",
+            display_name="Ada",
+            account_kind=AccountKind.ORGANIZATIONAL,
+            enabled=True,
+            totp_secret="JBSWY3DPEHPK3PXP",
+            created_at=now,
+        )
+        session.add(user)
+        session.flush()
+        session.add(
+            Assignment(
+                directory_id=directory.id,
+                principal_id=user.id,
+                role_id=GLOBAL_ADMINISTRATOR,
+                start_at=now,
+                end_at=None,
+                assignment_type="Assigned",
+                created_via="import",
+                created_at=now,
+            )
+        )
+        session.commit()
+    engine.dispose()
+    tables = ("users", "assignments", "directories")
+
+    def counts() -> dict[str, int]:
+        engine = create_engine(empty_url)
+        with engine.connect() as conn:
+            found = {
+                t: conn.execute(text(f"select count(*) from {t}")).scalar_one() for t in tables
+            }
+            if engine.dialect.name == "sqlite":
+                assert conn.execute(text("pragma foreign_key_check")).all() == []
+        engine.dispose()
+        return found
+
+    before = counts()
+    upgrade(empty_url)
+    assert before["users"] == 1 and before["assignments"] == 1
+    assert counts() == before
+    engine = create_engine(empty_url)
+    with engine.connect() as conn:
+        secret = conn.execute(text("select totp_secret from users")).scalar_one()
+    engine.dispose()
+    assert secret == "JBSWY3DPEHPK3PXP"
