@@ -42,7 +42,11 @@ def test_json_export_by_user_and_time_range(cli: Cli, env: Env) -> None:
     assert [e["seq"] for e in everything] == sorted((e["seq"] for e in everything), reverse=True)
     about_carol = json.loads(cli(["audit", "export", "--format", "json", "--user", carol]).stdout)
     assert [e["action"] for e in about_carol] == ["user.disabled", "eligibility.added"]
-    assert about_carol[0]["detail"] == {"activations_ended": 0, "tokens_revoked": 0}
+    assert about_carol[0]["detail"] == {
+        "activations_ended": 0,
+        "requests_canceled": 0,
+        "tokens_revoked": 0,
+    }
 
     since = (env.now - timedelta(minutes=30)).isoformat()
     recent = json.loads(cli(["audit", "export", "--format", "json", "--since", since]).stdout)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import pytest
-from sqlalchemy import Table
+from sqlalchemy import Table, inspect
 
 from openpim.assignments import service as membership
 from openpim.assignments.models import MemberType
@@ -174,10 +174,13 @@ def test_activations_are_counted_on_a_database_without_the_activations_index(env
     assert [(d.role, d.count) for d in with_index] == [("Password Administrator", 1)]
     index.drop(engine)
     try:
+        names = {i["name"] for i in inspect(engine).get_indexes("audit_events")}
+        assert summaries.ACTIVATIONS_INDEX not in names
         summaries.clear_caches()
         with env.ctx(env.actor(admin)) as ctx:
             without = summaries.activations_by_day(ctx, directory.id, since, env.now)
         assert without == with_index
     finally:
-        index.create(engine)
+        # checkfirst: the session database is shared, and must end the test as it began.
+        index.create(engine, checkfirst=True)
         summaries.clear_caches()
