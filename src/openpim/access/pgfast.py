@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, Uuid, bindparam, func, select
+from sqlalchemy import Engine, Table, Uuid, bindparam, case, func, null, select
 from sqlalchemy.dialects import postgresql
 
 from openpim.access.checks import instant_of, not_a_user, not_found, not_pim_reader
@@ -48,14 +48,26 @@ def _roles(user_id: Any, at: Any) -> Any:
     )
 
 
+# Asking about oneself (the common case) needs neither the caller's reader roles nor the
+# target's directory: CASE keeps PostgreSQL from running those subqueries at all.
+_about_someone_else = _token.c.user_id != _target
 ACCESS_CHECK = select(
     *_token.c,
-    _roles(_token.c.user_id, bindparam("now", type_=UTCDateTime())).label("caller_roles"),
+    case(
+        (
+            _about_someone_else,
+            _roles(_token.c.user_id, bindparam("now", type_=UTCDateTime())),
+        ),
+        else_=null(),
+    ).label("caller_roles"),
     _roles(_target, bindparam("at", type_=UTCDateTime())).label("target_roles"),
-    select(_users.c.directory_id)
-    .where(_users.c.id == _target)
-    .scalar_subquery()
-    .label("target_directory_id"),
+    case(
+        (
+            _about_someone_else,
+            select(_users.c.directory_id).where(_users.c.id == _target).scalar_subquery(),
+        ),
+        else_=null(),
+    ).label("target_directory_id"),
 )
 ACCESS_CHECK_SQL = str(ACCESS_CHECK.compile(dialect=postgresql.psycopg.dialect()))  # type: ignore[no-untyped-call]
 
