@@ -136,6 +136,10 @@ class Eligibility(UUIDPrimaryKey, _ScheduleColumns, Base):
         Index(
             "ix_eligibilities_role", "directory_id", "role_id", "principal_id", "start_at", "end_at"
         ),
+        # Who became or stopped being eligible after an instant (statistics count members at
+        # now from the members at the end of a closed day).
+        Index("ix_eligibilities_start", "directory_id", "start_at", "role_id", "end_at"),
+        Index("ix_eligibilities_end", "directory_id", "end_at", "role_id", "start_at"),
         Index(
             "ix_eligibilities_end_pending",
             "end_at",
@@ -163,11 +167,15 @@ class Assignment(UUIDPrimaryKey, _ScheduleColumns, Base):
         ),
         Index("ix_assignments_eligibility", "eligibility_id"),
         # Activation history and alert scans read activations by time, and assigned
-        # (permanent or time-bound) members by role.
+        # (permanent or time-bound) members by role. Role, principal and end make the
+        # activations' index covering for the per-role statistics (reports/statistics.py).
         Index(
             "ix_assignments_activated_time",
             "directory_id",
             "start_at",
+            "role_id",
+            "principal_id",
+            "end_at",
             sqlite_where=text("assignment_type = 'Activated'"),
             postgresql_where=text("assignment_type = 'Activated'"),
         ),
