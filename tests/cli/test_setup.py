@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -114,6 +115,21 @@ def test_audit_verify_names_the_first_tampered_event(cli: Cli, env: Env) -> None
     assert "hash mismatch" in broken.stderr
     report = json.loads(cli(["audit", "verify", "--json"]).stdout)
     assert report == {"ok": False, "events": 1, "first_broken_seq": 2, "reason": "hash mismatch"}
+    # Ranges checked in two worker processes name the same first broken event.
+    parallel = json.loads(cli(["audit", "verify", "--json", "--workers", "2"]).stdout)
+    assert parallel["ok"] is False and parallel["first_broken_seq"] == 2
+
+
+def test_audit_verify_uses_one_process_per_cpu_for_a_long_chain(env: Env) -> None:
+    from openpim.audit import verify
+
+    env.pim_directory()
+    assert verify.auto_workers(env.runtime.db) == 1
+    with env.runtime.db.unit_of_work() as session:
+        session.execute(
+            text("UPDATE audit_chain_head SET last_seq = :n"), {"n": verify.PARALLEL_FROM_EVENTS}
+        )
+    assert verify.auto_workers(env.runtime.db) == max(1, os.cpu_count() or 1)
 
 
 def test_worker_once_records_an_expired_activation(cli: Cli, env: Env) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -272,6 +273,19 @@ def _scan_range(url: str, lo: int, hi: int, batch_size: int) -> _Segment:
             return _scan(conn, lo, hi, batch_size)
         finally:
             conn.rollback()
+
+
+# Below this many events one process is quicker than starting workers.
+PARALLEL_FROM_EVENTS = 1_000_000
+
+
+def auto_workers(db: Database | Engine) -> int:
+    """Worker processes for verifying this chain: one per CPU for a long chain, else one."""
+    engine = db.engine if isinstance(db, Database) else db
+    with engine.connect() as conn:
+        last_seq, _ = _read_head(conn)
+        conn.rollback()
+    return max(1, os.cpu_count() or 1) if last_seq >= PARALLEL_FROM_EVENTS else 1
 
 
 def _verify_parallel(engine: Engine, workers: int, batch_size: int) -> VerifyResult:

@@ -20,7 +20,7 @@ from openpim.audit.query import (
     search_events,
     stream_csv,
 )
-from openpim.audit.verify import verify_chain
+from openpim.audit.verify import auto_workers, verify_chain
 from openpim.cli.common import (
     EXIT_AUDIT_BROKEN,
     DatabaseUrl,
@@ -40,10 +40,21 @@ audit_app = typer.Typer(help="The tamper-evident audit history.", no_args_is_hel
 
 
 @audit_app.command("verify")
-def audit_verify(database_url: DatabaseUrl = None, json_out: JsonFlag = False) -> None:
+def audit_verify(
+    database_url: DatabaseUrl = None,
+    json_out: JsonFlag = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Processes checking ranges of the chain in parallel "
+            "(0: one per CPU from a million events on, else one).",
+        ),
+    ] = 0,
+) -> None:
     """Check the whole hash chain; names the first broken sequence number if any."""
     rt = open_runtime(database_url)
-    result = verify_chain(rt.db)
+    result = verify_chain(rt.db, workers=workers or auto_workers(rt.db))
     if json_out:
         emit_json(
             {
