@@ -38,7 +38,7 @@ import uuid
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any
@@ -205,13 +205,21 @@ def _tally_statement(
     else:
         users = func.group_concat(a.principal_id, ",", type_=String)
 
-        def micros(column: Any) -> ColumnElement[int]:
-            # Whole seconds from the text without its fraction: SQLite's date functions keep
-            # milliseconds and round, so '...:59.9996' would count as the next second.
-            seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
-            return seconds * 1_000_000 + cast(func.substr(column, 21, 6), Integer)
+        def whole(column: Any) -> ColumnElement[float]:
+            # The instant without its fraction: SQLite's date functions keep milliseconds and
+            # round, so '...:59.9996' would count as the next second.
+            return func.julianday(func.substr(column, 1, 19))
 
-        length = func.sum(case((ended, micros(a.end_at) - micros(a.start_at))), type_=Integer)
+        def fraction(column: Any) -> ColumnElement[int]:
+            return cast(func.substr(column, 21, 6), Integer)
+
+        # Whole seconds between the two (a difference of Julian days, a whole number of
+        # seconds give or take 1e-4 s of float error, rounded), then the microseconds.
+        seconds = cast(func.round((whole(a.end_at) - whole(a.start_at)) * 86400), Integer)
+        length = func.sum(
+            case((ended, seconds * 1_000_000 + fraction(a.end_at) - fraction(a.start_at))),
+            type_=Integer,
+        )
     day = _day_of(dialect, a.start_at).label("day")
     return (
         select(day, a.role_id, func.count(), users, func.count(case((ended, 1))), length)
@@ -351,33 +359,52 @@ def _members_at(
 def _members_by_day(
     session: Session, dialect: str, directory_id: uuid.UUID, first: date, last: date
 ) -> dict[date, Members]:
-    """Schedules live at the last instant of each day of [first, last], per role and kind, in
-    one pass per model: a schedule is live at the end of day d when it started on or before d
-    and ends after d, so each counts on a run of days."""
+    """Schedules live at the last instant of each day of [first, last], per role and kind.
+
+    A schedule is live at the end of day d when it started on or before d and ends after d,
+    so it counts on a run of days. Those that started before `first` and end after `last` (most
+    of them) are only counted per role; those that start or end within the days are few and
+    read by start or by end (ix_eligibilities_start, ix_eligibilities_end) with their days.
+    """
     low, high = _midnight(first), _midnight(last + _DAY)
     span = (last - first).days + 1
     out: dict[date, Members] = {first + timedelta(days=n): {} for n in range(span)}
+
+    def index(day: date | str | None, default: int) -> int:
+        return default if day is None else (_as_date(day) - first).days
+
+    def add(steps: dict[uuid.UUID, list[int]], rid: uuid.UUID, a: int, b: int, n: int) -> None:
+        """n schedules of role rid live at the end of days a..b (indexes into the span)."""
+        if a <= b:
+            row = steps.setdefault(rid, [0] * (span + 1))
+            row[a] += n
+            row[b + 1] -= n
+
     for model, kind in _KINDS:
-        started = case((model.start_at >= low, _day_of(dialect, model.start_at)), else_=None)
-        ends = case((model.end_at < high, _day_of(dialect, model.end_at)), else_=None)
-        stmt = (
-            select(model.role_id, started, ends, func.count())
-            .where(
-                model.directory_id == directory_id,
-                model.start_at < high,
-                or_(model.end_at.is_(None), model.end_at >= low + _DAY),
-                *_schedules(model),
-            )
-            .group_by(model.role_id, started, ends)
-        )
         steps: dict[uuid.UUID, list[int]] = {}
-        for rid, start_day, end_day, n in session.execute(stmt):
-            a = 0 if start_day is None else (_as_date(start_day) - first).days
-            b = span - 1 if end_day is None else (_as_date(end_day) - first).days - 1
-            if a <= b:
-                row = steps.setdefault(rid, [0] * (span + 1))
-                row[a] += int(n)
-                row[b + 1] -= int(n)
+        mine = [model.directory_id == directory_id, *_schedules(model)]
+        throughout = or_(model.end_at.is_(None), model.end_at >= high)
+        for rid, n in session.execute(
+            select(model.role_id, func.count())
+            .where(*mine, model.start_at < low, throughout)
+            .group_by(model.role_id)
+        ):
+            add(steps, rid, 0, span - 1, int(n))
+        end_day = _day_of(dialect, model.end_at)
+        for rid, ended, n in session.execute(
+            select(model.role_id, end_day, func.count())
+            .where(*mine, model.start_at < low, model.end_at >= low + _DAY, model.end_at < high)
+            .group_by(model.role_id, end_day)
+        ):
+            add(steps, rid, 0, index(ended, span) - 1, int(n))
+        start_day = _day_of(dialect, model.start_at)
+        ends = case((model.end_at < high, end_day), else_=None)
+        for rid, started, ended, n in session.execute(
+            select(model.role_id, start_day, ends, func.count())
+            .where(*mine, model.start_at >= low, model.start_at < high)
+            .group_by(model.role_id, start_day, ends)
+        ):
+            add(steps, rid, index(started, 0), index(ended, span) - 1, int(n))
         for rid, row in steps.items():
             live = 0
             for n in range(span):
@@ -530,15 +557,20 @@ def _days(since: datetime, until: datetime) -> list[date]:
 @dataclass
 class _RoleTotal:
     activations: int = 0
-    users: set[int] = field(default_factory=set)
+    distinct_users: int = 0
     ended: int = 0
     ended_micros: int = 0
 
-    def add(self, day: _RoleDay) -> None:
-        self.activations += day.activations
-        self.users.update(day.users)
-        self.ended += day.ended
-        self.ended_micros += day.ended_micros
+    @classmethod
+    def of(cls, days: list[_RoleDay]) -> _RoleTotal:
+        users: set[int] = set()
+        users.update(*(d.users for d in days))
+        return cls(
+            sum(d.activations for d in days),
+            len(users),
+            sum(d.ended for d in days),
+            sum(d.ended_micros for d in days),
+        )
 
     def average_seconds(self) -> float | None:
         if not self.ended:
@@ -590,10 +622,11 @@ def role_statistics(
                 _tally(session, dialect, directory_id, low, high, now, role_id, numbering)
             )
 
-    totals: dict[uuid.UUID, _RoleTotal] = {}
+    per_role: dict[uuid.UUID, list[_RoleDay]] = {}
     for tally in tallies.values():
         for rid, role_day in tally.roles.items():
-            totals.setdefault(rid, _RoleTotal()).add(role_day)
+            per_role.setdefault(rid, []).append(role_day)
+    totals = {rid: _RoleTotal.of(role_days) for rid, role_days in per_role.items()}
     # Activations of the cached days that had not ended when counted: ended by now?
     cached = {d: closed[d] for d in whole}
     for start, rid, end in _still_open(session, directory_id, cached, set(totals)):
@@ -619,22 +652,14 @@ def role_statistics(
             zip(live, _members_at(session, directory_id, live, role_id, base), strict=True)
         )
 
-    def held(members: Members, kind: str) -> int:
-        return sum(n for (rid, k), n in members.items() if k == kind and role_id in (None, rid))
-
     points = []
     for d, end in zip(days, ends, strict=True):
         tally = tallies.get(d, _NO_ACTIVATIONS)
-        members = by_instant[end - _TICK]
-        points.append(
-            DayPoint(
-                d,
-                tally.activations,
-                tally.distinct_users,
-                eligible=held(members, "eligible"),
-                permanent=held(members, "permanent"),
-            )
-        )
+        held = {"eligible": 0, "permanent": 0}
+        for (rid, kind), n in by_instant[end - _TICK].items():
+            if role_id is None or rid == role_id:
+                held[kind] += n
+        points.append(DayPoint(d, tally.activations, tally.distinct_users, **held))
     at_end = {key: n for key, n in by_instant[at_end_instant].items() if role_id in (None, key[0])}
     role_ids = set(totals) | {rid for rid, _ in at_end}
     if role_id is not None:
@@ -648,13 +673,13 @@ def role_statistics(
     )
     summaries = []
     for rid in role_ids:
-        total = totals.get(rid, _RoleTotal())
+        total = totals.get(rid) or _RoleTotal()
         summaries.append(
             RoleSummary(
                 role_id=rid,
                 role=names.get(rid, str(rid)),
                 activations=total.activations,
-                distinct_users=len(total.users),
+                distinct_users=total.distinct_users,
                 average_seconds=total.average_seconds(),
                 eligible=at_end.get((rid, "eligible"), 0),
                 permanent=at_end.get((rid, "permanent"), 0),
