@@ -4,8 +4,8 @@ Three threads, so a slow part never delays a fast one:
 - the expiry worker (openpim.worker): records schedule ends within a second;
 - notification delivery (openpim.notifications.delivery): sends the outbox, plus the expiry
   reminder and weekly digest scans;
-- housekeeping: scheduled alert scans (seconds at 100,000 users) and access reviews that start,
-  end, auto-apply or recur.
+- housekeeping: scheduled alert scans (seconds at 100,000 users), access reviews that start,
+  end, auto-apply or recur, and keeping this process's report statistics counted.
 All are safe with several processes at once (row locks and SKIP LOCKED), so each server
 process runs them (`openpim serve`) or a dedicated `openpim worker` does.
 """
@@ -26,10 +26,12 @@ STOP_TIMEOUT_SECONDS = 10.0
 
 def housekeeping_once(runtime: Runtime) -> None:
     from openpim.alerts.service import scan_due
+    from openpim.reports.service import refresh_statistics
     from openpim.reviews.service import reviews_due
 
     scan_due(runtime)
     reviews_due(runtime)
+    refresh_statistics(runtime)
 
 
 def _housekeeping_loop(runtime: Runtime, stop: threading.Event) -> None:

@@ -456,3 +456,23 @@ def test_days_remembered_at_different_times(env: Env) -> None:
     counted = _remembered(directory.id)
     assert counted[today.date() - 5 * DAY] < counted[today.date() - DAY]
     _check(env, directory.id, today - 5 * DAY, env.now, USER_ADMIN)
+
+
+def test_the_background_refresh_counts_the_default_range_before_anyone_asks(env: Env) -> None:
+    directory = _history(env, 11)
+    env.clock.set(NOW)
+    assert _remembered(directory.id) == {}
+    assert reports.refresh_statistics(env.runtime) == 1
+    counted = _remembered(directory.id)
+    first_closed = (NOW - reports.DEFAULT_STATS_RANGE - DAY).date()
+    assert min(counted) == first_closed and max(counted) == NOW.date() - DAY
+    assert set(counted.values()) == {NOW}
+    # Soon after, nothing is recounted; once the refresh interval has passed, all of it is.
+    env.clock.set(NOW + timedelta(minutes=5))
+    assert reports.refresh_statistics(env.runtime) == 0
+    later = NOW + reports.STATISTICS_REFRESH
+    env.clock.set(later)
+    assert reports.refresh_statistics(env.runtime) == 1
+    assert set(_remembered(directory.id).values()) == {later}
+    # A view then reads the refreshed days, and its numbers are still the oracle's.
+    _check(env, directory.id, later - reports.DEFAULT_STATS_RANGE, later)

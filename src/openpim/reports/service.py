@@ -16,16 +16,18 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from openpim.auth.permissions import can_read_all, require_read_all
+from openpim.directory.models import Directory
 from openpim.kit.clock import ensure_utc
-from openpim.kit.context import Ctx
+from openpim.kit.context import Actor, Ctx
 from openpim.kit.errors import Forbidden, ValidationFailed
 from openpim.kit.pagination import require_page
 from openpim.reports import export
+from openpim.reports import statistics as statistics_module
 from openpim.reports.history import (
     ACTIVATION_COLUMNS,
     ACTIVATION_TEXT,
@@ -41,6 +43,9 @@ from openpim.reports.history import (
     checked,
 )
 from openpim.reports.statistics import RoleStatistics, role_statistics
+
+if TYPE_CHECKING:
+    from openpim.runtime import Runtime
 
 MAX_PAGE = 500
 DEFAULT_STATS_RANGE = timedelta(days=30)
@@ -194,6 +199,38 @@ def statistics(
     end = flt.until or ctx.now
     start = flt.since or end - DEFAULT_STATS_RANGE
     return role_statistics(ctx.session, directory_id, start, end, ctx.now, role_id)
+
+
+# The statistics page's closed days are counted again this often, well inside their hour in
+# the cache (statistics.CACHE_TTL), for the default range and each PIM directory.
+STATISTICS_REFRESH = timedelta(minutes=20)
+
+
+def refresh_statistics(runtime: Runtime, *, now: datetime | None = None) -> int:
+    """Keep the default statistics range counted in this process (the housekeeping loop).
+
+    Returns the number of directories refreshed (0 when the last refresh is recent enough).
+    """
+    instant = now or runtime.clock.now()
+    key = runtime.db.engine.url
+    last = statistics_module.refreshed_at.get(key)
+    if last is not None and last <= instant < last + STATISTICS_REFRESH:
+        return 0
+    refreshed = 0
+    with runtime.read(Actor.system("system:statistics")) as ctx:
+        directories = ctx.session.scalars(
+            select(Directory.id).where(Directory.pim_enabled_at.is_not(None))
+        ).all()
+        for directory_id in directories:
+            statistics_module.refresh_closed_days(
+                ctx.session,
+                directory_id,
+                instant - DEFAULT_STATS_RANGE - timedelta(days=1),
+                instant,
+            )
+            refreshed += 1
+    statistics_module.refreshed_at[key] = instant
+    return refreshed
 
 
 STAT_DAY_COLUMNS = ("day", "activations", "distinct_users", "eligible", "permanent")

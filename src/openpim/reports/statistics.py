@@ -471,10 +471,14 @@ def _closed_days(
     days: list[date],
     now: datetime,
     numbering: _Numbering,
+    *,
+    refresh: bool = False,
 ) -> dict[date, _ClosedDay]:
-    """The closed `days` (consecutive), from the cache or counted now and remembered."""
+    """The closed `days` (consecutive), from the cache or counted now and remembered.
+
+    refresh=True counts them all again (the background refresh, before entries expire)."""
     engine_url = session.get_bind().engine.url
-    found = _cached(engine_url, directory_id, days, now, numbering)
+    found = {} if refresh else _cached(engine_url, directory_id, days, now, numbering)
     missing = [d for d in days if d not in found]
     if not missing:
         return found
@@ -505,11 +509,34 @@ def _closed_days(
     return found
 
 
+# When the background refresh last counted each database's default range (service.py).
+refreshed_at: dict[Any, datetime] = {}
+
+
+def refresh_closed_days(
+    session: Session, directory_id: uuid.UUID, since: datetime, now: datetime
+) -> int:
+    """Count the closed days from `since` afresh and remember them; returns how many.
+
+    The background loop calls this more often than CACHE_TTL, so the statistics page finds its
+    closed days counted instead of paying for a year's tally on the first view after a start or
+    an expiry. Counting is the same code as a view's, so the numbers cannot differ.
+    """
+    close_by = now - SETTLED
+    days = [d for d in _days(since, now) if _midnight(d + _DAY) <= close_by]
+    if not days:
+        return 0
+    dialect = session.get_bind().dialect.name
+    _closed_days(session, dialect, directory_id, days, now, _current_numbering(), refresh=True)
+    return len(days)
+
+
 def clear_cache() -> None:
     """Forget every remembered day: the next call counts from the database (tests, benchmarks)."""
     global _numbering
     with _lock:
         _cache.clear()
+        refreshed_at.clear()
         _numbering = _Numbering()
 
 
