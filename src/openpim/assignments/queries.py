@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from openpim.assignments.models import (
@@ -29,11 +29,15 @@ def schedule_model(member_type: MemberType) -> type[Eligibility] | type[Assignme
     return Eligibility if member_type == MemberType.ELIGIBLE else Assignment
 
 
+# The hot lookups (self-activation runs them all) are built once: building a statement costs
+# more Python time than running it on SQLite.
+_DIRECTORY = select(Directory).where(Directory.id == bindparam("directory_id"))
+_DIRECTORY_LOCKED = _DIRECTORY.with_for_update()
+
+
 def load_directory(ctx: Ctx, directory_id: uuid.UUID, *, lock: bool = False) -> Directory:
-    stmt = select(Directory).where(Directory.id == directory_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    directory = ctx.session.execute(stmt).scalar_one_or_none()
+    stmt = _DIRECTORY_LOCKED if lock else _DIRECTORY
+    directory = ctx.session.execute(stmt, {"directory_id": directory_id}).scalar_one_or_none()
     if directory is None:
         raise NotFound(f"Directory {directory_id} does not exist.", code="directory_not_found")
     return directory
@@ -58,10 +62,6 @@ def load_request(ctx: Ctx, request_id: uuid.UUID) -> RoleRequest:
     if request is None:
         raise NotFound(f"Request {request_id} does not exist.", code="request_not_found")
     return request
-
-
-def _live_at(model: type[Eligibility] | type[Assignment], at: datetime):  # type: ignore[no-untyped-def]
-    return (model.start_at <= at) & or_(model.end_at.is_(None), model.end_at > at)
 
 
 def current_or_future(
@@ -112,22 +112,26 @@ def overlapping(
     return list(session.scalars(select(model).where(*conditions)))
 
 
+_COVERING = (
+    select(Eligibility)
+    .where(
+        Eligibility.principal_id == bindparam("principal_id"),
+        Eligibility.role_id == bindparam("role_id"),
+        Eligibility.start_at <= bindparam("at"),
+        or_(Eligibility.end_at.is_(None), Eligibility.end_at > bindparam("at")),
+    )
+    .order_by(Eligibility.end_at.is_(None).desc(), Eligibility.end_at.desc())
+    .limit(1)
+)
+_COVERING_LOCKED = _COVERING.with_for_update()
+
+
 def find_eligibility_covering(
     ctx: Ctx, principal_id: uuid.UUID, role_id: uuid.UUID, at: datetime, *, lock: bool
 ) -> Eligibility | None:
-    stmt = (
-        select(Eligibility)
-        .where(
-            Eligibility.principal_id == principal_id,
-            Eligibility.role_id == role_id,
-            _live_at(Eligibility, at),
-        )
-        .order_by(Eligibility.end_at.is_(None).desc(), Eligibility.end_at.desc())
-        .limit(1)
-    )
-    if lock:
-        stmt = stmt.with_for_update()
-    return ctx.session.execute(stmt).scalar_one_or_none()
+    stmt = _COVERING_LOCKED if lock else _COVERING
+    params = {"principal_id": principal_id, "role_id": role_id, "at": at}
+    return ctx.session.execute(stmt, params).scalar_one_or_none()
 
 
 def running_activations_of(ctx: Ctx, eligibility_id: uuid.UUID, now: datetime) -> list[Assignment]:
@@ -164,21 +168,57 @@ def other_lasting_holders(
     return int(ctx.session.execute(stmt).scalar_one())
 
 
+_PENDING_OF = select(RoleRequest.id).where(
+    RoleRequest.principal_id == bindparam("principal_id"),
+    RoleRequest.role_id == bindparam("role_id"),
+    RoleRequest.member_type == bindparam("member_type", type_=RoleRequest.member_type.type),
+    RoleRequest.status.in_(("PendingApproval", "PendingAdminDecision")),
+)
+_PENDING = _PENDING_OF.limit(1)
+_PENDING_MESSAGE = (
+    "There is already a pending request for this role; wait for its decision or cancel it."
+)
+
+
 def ensure_no_conflicting_pending(
     ctx: Ctx, principal_id: uuid.UUID, role_id: uuid.UUID, member_type: MemberType
 ) -> None:
     """Friendly check before the unique index catches a duplicate pending request."""
-    stmt = select(RoleRequest.id).where(
-        RoleRequest.principal_id == principal_id,
-        RoleRequest.role_id == role_id,
-        RoleRequest.member_type == member_type,
-        RoleRequest.status.in_(("PendingApproval", "PendingAdminDecision")),
-    )
-    if ctx.session.execute(stmt.limit(1)).first() is not None:
-        raise Conflict(
-            "There is already a pending request for this role; wait for its decision or cancel it.",
-            code="request_pending",
-        )
+    params = {"principal_id": principal_id, "role_id": role_id, "member_type": member_type}
+    if ctx.session.execute(_PENDING, params).first() is not None:
+        raise Conflict(_PENDING_MESSAGE, code="request_pending")
+
+
+# overlapping(Assignment, ...) with an end, and the pending check for active membership, in one
+# round trip: whether each finds anything (activation needs no more than that).
+_ACTIVE_OVERLAP = select(Assignment.id).where(
+    Assignment.principal_id == bindparam("principal_id"),
+    Assignment.role_id == bindparam("role_id"),
+    or_(Assignment.end_at.is_(None), Assignment.end_at > bindparam("start")),
+    Assignment.end_at.is_(None) | (Assignment.end_at > Assignment.start_at),
+    Assignment.start_at < bindparam("end", type_=Assignment.start_at.type),
+)
+_ACTIVATION_BLOCKERS = select(exists(_ACTIVE_OVERLAP), exists(_PENDING_OF))
+
+
+def activation_blockers(
+    ctx: Ctx, principal_id: uuid.UUID, role_id: uuid.UUID, start: datetime, end: datetime
+) -> tuple[bool, bool]:
+    """(an activation overlaps [start, end), an active-membership request is pending)."""
+    params = {
+        "principal_id": principal_id,
+        "role_id": role_id,
+        "start": start,
+        "end": end,
+        "member_type": MemberType.ACTIVE,
+    }
+    active, pending = ctx.session.execute(_ACTIVATION_BLOCKERS, params).one()
+    return bool(active), bool(pending)
+
+
+def raise_pending_conflict() -> None:
+    """The 409 ensure_no_conflicting_pending raises, for callers that checked another way."""
+    raise Conflict(_PENDING_MESSAGE, code="request_pending")
 
 
 def current_of_type(

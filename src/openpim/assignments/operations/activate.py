@@ -14,6 +14,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import inspect
+
 from openpim.assignments import guards
 from openpim.assignments.lifecycle import audit_schedule, create_assignment, labels
 from openpim.assignments.models import (
@@ -25,14 +27,14 @@ from openpim.assignments.models import (
     RequestStatus,
     RoleRequest,
 )
-from openpim.assignments.operations.common import flush_or_conflict, new_request
+from openpim.assignments.operations.common import build_request, flush_or_conflict, insert_request
 from openpim.assignments.queries import (
-    ensure_no_conflicting_pending,
+    activation_blockers,
     find_eligibility_covering,
     load_directory,
     load_role,
     load_user,
-    overlapping,
+    raise_pending_conflict,
 )
 from openpim.audit.writer import AuditEntry, record
 from openpim.directory.models import User
@@ -124,13 +126,17 @@ def self_activate(
     end = _clamp_to_eligibility(start, end, eligibility)
     guards.require_justification(settings.require_justification_on_activation, justification)
     guards.require_ticket(settings.require_ticket_on_activation, ticket_number, ticket_system)
-    if overlapping(ctx.session, Assignment, user.id, role_id, start, end):
+    active, pending = activation_blockers(ctx, user.id, role_id, start, end)
+    if active:
         raise Conflict(
             f"{role.display_name} is already active for you in that window; extend it instead.",
             code="already_active",
         )
-    ensure_no_conflicting_pending(ctx, user.id, role_id, MemberType.ACTIVE)
-    request = new_request(
+    if pending:
+        raise_pending_conflict()
+    # Built in memory and written once its final values are known: below for an approval, in
+    # provision_activation (after the schedule's id) for a direct activation.
+    request = build_request(
         ctx,
         directory_id=directory_id,
         action=RequestAction.SELF_ACTIVATE,
@@ -159,6 +165,7 @@ def self_activate(
 def _wait_for_approval(ctx: Ctx, request: RoleRequest, settings: RoleSettings) -> RoleRequest:
     request.status = RequestStatus.PENDING_APPROVAL
     request.approval_deadline = ctx.now + ctx.settings.approval_timeout
+    ctx.session.add(request)
     flush_or_conflict(ctx, "There is already a pending request for this role.", "request_pending")
     record(ctx, request_audit(ctx, request, "activation.requested"))
     enqueue(
@@ -213,6 +220,9 @@ def provision_activation(ctx: Ctx, request: RoleRequest, eligibility: Eligibilit
         eligibility_id=eligibility.id,
     )
     request.status = RequestStatus.PROVISIONED
+    if inspect(request).transient:
+        # Self-activation's request, never written yet: one INSERT with its final values.
+        insert_request(ctx, request)
     action = "activation.activated" if request.start_at <= ctx.now else "activation.scheduled"
     audit_schedule(ctx, action, assignment, request, notify="role.activated")
     return assignment
