@@ -31,13 +31,40 @@ def schedule_model(member_type: MemberType) -> type[Eligibility] | type[Assignme
 
 # The hot lookups (self-activation runs them all) are built once: building a statement costs
 # more Python time than running it on SQLite.
-_DIRECTORY = select(Directory).where(Directory.id == bindparam("directory_id"))
-_DIRECTORY_LOCKED = _DIRECTORY.with_for_update()
+_DIRECTORY_LOCKED = (
+    select(Directory).where(Directory.id == bindparam("directory_id")).with_for_update()
+)
+# A user, a directory and a role by id, in one row (none when any is missing).
+_PARTIES = (
+    select(User, Directory, RoleDefinition)
+    .join_from(User, Directory, Directory.id == bindparam("directory_id"))
+    .join_from(User, RoleDefinition, RoleDefinition.id == bindparam("role_id"))
+    .where(User.id == bindparam("user_id"))
+)
+
+
+def prefetch_parties(
+    ctx: Ctx, user_id: uuid.UUID, directory_id: uuid.UUID, role_id: uuid.UUID
+) -> tuple[User, Directory, RoleDefinition] | None:
+    """Load a user, a directory and a role into the session with one statement.
+
+    Only to save round trips: load_user, load_directory (unlocked) and load_role then find them
+    without a query while the caller holds the returned row (the session references loaded
+    rows weakly), and still make every check themselves; when any is missing, nothing is
+    loaded here and those calls query and refuse as usual.
+    """
+    params = {"user_id": user_id, "directory_id": directory_id, "role_id": role_id}
+    row = ctx.session.execute(_PARTIES, params).first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def load_directory(ctx: Ctx, directory_id: uuid.UUID, *, lock: bool = False) -> Directory:
-    stmt = _DIRECTORY_LOCKED if lock else _DIRECTORY
-    directory = ctx.session.execute(stmt, {"directory_id": directory_id}).scalar_one_or_none()
+    directory: Directory | None
+    if lock:
+        params = {"directory_id": directory_id}
+        directory = ctx.session.execute(_DIRECTORY_LOCKED, params).scalar_one_or_none()
+    else:  # no query when this transaction has loaded it already (see prefetch_parties)
+        directory = ctx.session.get(Directory, directory_id)
     if directory is None:
         raise NotFound(f"Directory {directory_id} does not exist.", code="directory_not_found")
     return directory

@@ -34,6 +34,7 @@ from openpim.assignments.queries import (
     load_directory,
     load_role,
     load_user,
+    prefetch_parties,
     raise_pending_conflict,
 )
 from openpim.audit.writer import AuditEntry, record
@@ -108,6 +109,13 @@ def self_activate(
     ticket_system: str | None = None,
     totp_code: str | None = None,
 ) -> RoleRequest:
+    # One round trip for the user, directory and role the checks below load one by one. Held
+    # here: the session keeps loaded rows only while something references them.
+    parties = (
+        prefetch_parties(ctx, ctx.actor.user_id, directory_id, role_id)
+        if ctx.actor.user_id is not None
+        else None
+    )
     user = _acting_user(ctx, directory_id)
     directory = load_directory(ctx, directory_id)
     if directory.pim_enabled_at is None:
@@ -159,6 +167,7 @@ def self_activate(
         return _wait_for_approval(ctx, request, settings)
     provision_activation(ctx, request, eligibility)
     flush_or_conflict(ctx, "The role was activated concurrently.", "already_active")
+    del parties
     return request
 
 
