@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from openpim.access import checks, fastread, pgfast
 from openpim.auth import tokens
@@ -172,3 +173,37 @@ def test_one_round_trip_path_agrees_on_postgresql(api: Api) -> None:
     # The matrix reaches every branch: roles found, none, refused, unauthenticated, bad instant.
     assert {("ok", True), ("ok", False), "Forbidden", "NotFound", "Unauthorized"} <= kinds
     assert "ValidationFailed" in kinds
+
+
+def test_one_round_trip_path_survives_a_dropped_connection(api: Api) -> None:
+    """A pooled connection killed under the reader (a server restart) costs no failed check."""
+    env: Env = api.env
+    if not pgfast.supported(env.runtime.db.engine):
+        pytest.skip("the one-round-trip path is PostgreSQL's")
+    _, admin = env.pim_directory()
+    raw = api.token(admin)
+    assert admin.id is not None
+    engine = env.runtime.db.engine
+
+    async def scenario() -> list[set[uuid.UUID]]:
+        reader = pgfast.AccessReader(engine, max_size=1)
+        await reader.open()
+        try:
+            settings = env.runtime.settings
+            before = await reader.check(raw, admin.id, env.now, None, settings)
+            with engine.connect() as conn:
+                killed = conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = :name AND datname = current_database()"
+                    ),
+                    {"name": pgfast.APPLICATION_NAME},
+                ).all()
+            assert killed and all(row[0] for row in killed)
+            after = await reader.check(raw, admin.id, env.now, None, settings)
+            return [set(before.roles), set(after.roles)]
+        finally:
+            await reader.close()
+
+    before, after = asyncio.run(scenario())
+    assert before == after and before

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from psycopg import OperationalError
 from sqlalchemy import Engine, Table, Uuid, bindparam, case, func, null, select
 from sqlalchemy.dialects import postgresql
 
@@ -95,6 +96,10 @@ def judge(
     return Answer(frozenset(row.target_roles or ()), actor, touch_due)
 
 
+# How the pool's connections show in pg_stat_activity.
+APPLICATION_NAME = "openpim-access-check"
+
+
 class AccessReader:
     """A small pool of asyncio psycopg connections for the access check (autocommit reads)."""
 
@@ -108,7 +113,11 @@ class AccessReader:
             min_size=1,
             max_size=max_size,
             open=False,
-            kwargs={"autocommit": True, "row_factory": namedtuple_row},
+            kwargs={
+                "autocommit": True,
+                "row_factory": namedtuple_row,
+                "application_name": APPLICATION_NAME,
+            },
             name="openpim-access",
         )
 
@@ -133,11 +142,20 @@ class AccessReader:
             # An unusable instant is refused by judge(); the query just needs some value.
             "at": _usable(at) or now,
         }
+        try:
+            row = await self._fetch(params)
+        except OperationalError:
+            # A pooled connection that died (a server restart, a killed backend) is dropped
+            # by the pool on its return; the read is safe to ask again on a fresh one, as the
+            # threaded path's pre-ping would have.
+            row = await self._fetch(params)
+        return judge(row, now, at, user_id, settings)
+
+    async def _fetch(self, params: dict[str, Any]) -> Any:
         async with self._pool.connection() as conn:
             # prepare=True: planned once per connection, as the threaded path does.
             cursor = await conn.execute(ACCESS_CHECK_SQL, params, prepare=True)
-            row = await cursor.fetchone()
-        return judge(row, now, at, user_id, settings)
+            return await cursor.fetchone()
 
 
 def _usable(at: datetime | None) -> datetime | None:
