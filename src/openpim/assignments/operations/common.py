@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import cast
+from typing import NotRequired, TypedDict, Unpack, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
@@ -15,86 +15,56 @@ from openpim.kit.context import Ctx
 from openpim.kit.errors import Conflict
 
 
-def build_request(
-    ctx: Ctx,
-    *,
-    directory_id: uuid.UUID,
-    action: RequestAction,
-    member_type: MemberType,
-    principal_id: uuid.UUID,
-    role_id: uuid.UUID,
-    status: RequestStatus,
-    start_at: datetime | None = None,
-    end_at: datetime | None = None,
-    justification: str | None = None,
-    ticket_number: str | None = None,
-    ticket_system: str | None = None,
-    target_schedule_id: uuid.UUID | None = None,
-    eligibility_id: uuid.UUID | None = None,
-) -> RoleRequest:
+class RequestFields(TypedDict):
+    """What an operation says about the request it opens; the rest is set by build_request."""
+
+    directory_id: uuid.UUID
+    action: RequestAction
+    member_type: MemberType
+    principal_id: uuid.UUID
+    role_id: uuid.UUID
+    status: RequestStatus
+    start_at: NotRequired[datetime | None]
+    end_at: NotRequired[datetime | None]
+    justification: NotRequired[str | None]
+    ticket_number: NotRequired[str | None]
+    ticket_system: NotRequired[str | None]
+    target_schedule_id: NotRequired[uuid.UUID | None]
+    eligibility_id: NotRequired[uuid.UUID | None]
+
+
+_UNSET_BY_OPERATIONS = {
+    "start_at": None,
+    "end_at": None,
+    "justification": None,
+    "ticket_number": None,
+    "ticket_system": None,
+    "target_schedule_id": None,
+    "eligibility_id": None,
+    "approval_deadline": None,
+    "decided_at": None,
+    "decided_by_id": None,
+    "decision_justification": None,
+    "mfa_verified": False,
+    "failure_reason": None,
+    "result_schedule_id": None,
+}
+
+
+def build_request(ctx: Ctx, **fields: Unpack[RequestFields]) -> RoleRequest:
     """A request in memory only, every column set: `new_request` or `insert_request` writes it."""
     return RoleRequest(
+        **{**_UNSET_BY_OPERATIONS, **fields},
         id=uuid.uuid4(),
-        directory_id=directory_id,
-        action=action,
-        member_type=member_type,
-        principal_id=principal_id,
-        role_id=role_id,
         requested_by_id=ctx.actor.user_id,
         requested_by_label=ctx.actor.label,
-        status=status,
-        start_at=start_at,
-        end_at=end_at,
-        justification=justification,
-        ticket_number=ticket_number,
-        ticket_system=ticket_system,
-        target_schedule_id=target_schedule_id,
-        eligibility_id=eligibility_id,
         created_at=ctx.now,
-        approval_deadline=None,
-        decided_at=None,
-        decided_by_id=None,
-        decision_justification=None,
-        mfa_verified=False,
-        failure_reason=None,
-        result_schedule_id=None,
     )
 
 
-def new_request(
-    ctx: Ctx,
-    *,
-    directory_id: uuid.UUID,
-    action: RequestAction,
-    member_type: MemberType,
-    principal_id: uuid.UUID,
-    role_id: uuid.UUID,
-    status: RequestStatus,
-    start_at: datetime | None = None,
-    end_at: datetime | None = None,
-    justification: str | None = None,
-    ticket_number: str | None = None,
-    ticket_system: str | None = None,
-    target_schedule_id: uuid.UUID | None = None,
-    eligibility_id: uuid.UUID | None = None,
-) -> RoleRequest:
+def new_request(ctx: Ctx, **fields: Unpack[RequestFields]) -> RoleRequest:
     """A request, written at once."""
-    request = build_request(
-        ctx,
-        directory_id=directory_id,
-        action=action,
-        member_type=member_type,
-        principal_id=principal_id,
-        role_id=role_id,
-        status=status,
-        start_at=start_at,
-        end_at=end_at,
-        justification=justification,
-        ticket_number=ticket_number,
-        ticket_system=ticket_system,
-        target_schedule_id=target_schedule_id,
-        eligibility_id=eligibility_id,
-    )
+    request = build_request(ctx, **fields)
     ctx.session.add(request)
     # Flush now: schedules reference the request, and without ORM relationships the unit of
     # work does not know to insert the request first.
