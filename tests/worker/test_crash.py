@@ -32,18 +32,15 @@ class Crash(RuntimeError):
 
 
 def _fail_on_call(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
-    """Make the n-th outbox enqueue raise: by then the batch's UPDATE has run and half of its
-    outbox rows exist in the session."""
-    real = outbox_module.enqueue
-    calls = {"n": 0}
+    """Make the batch's outbox write crash after its first n-1 messages: by then the batch's
+    UPDATE has run and part of its outbox rows exist in the transaction."""
+    real = outbox_module.enqueue_many
 
-    def enqueue(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise Crash("injected crash mid-batch")
-        return real(*args, **kwargs)
+    def enqueue_many(ctx: Any, messages: Any) -> Any:
+        real(ctx, messages[: n - 1])
+        raise Crash("injected crash mid-batch")
 
-    monkeypatch.setattr(expiry.outbox, "enqueue", enqueue)
+    monkeypatch.setattr(expiry.outbox, "enqueue_many", enqueue_many)
 
 
 def _activations(env: Env, count: int) -> list[Any]:
@@ -110,15 +107,16 @@ _KILLED_WORKER = textwrap.dedent(
     from openpim.worker import Worker
 
     url, now, kill_at = sys.argv[1], datetime.fromisoformat(sys.argv[2]), int(sys.argv[3])
-    real, calls = expiry.outbox.enqueue, [0]
+    real, calls = expiry.outbox.enqueue_many, [0]
 
-    def enqueue(*args, **kwargs):
-        calls[0] += 1
-        if calls[0] == kill_at:
+    def enqueue_many(ctx, messages):
+        if calls[0] < kill_at <= calls[0] + len(messages):
+            real(ctx, messages[: kill_at - calls[0] - 1])
             os._exit(9)  # no rollback, no cleanup: the process just stops
-        return real(*args, **kwargs)
+        calls[0] += len(messages)
+        return real(ctx, messages)
 
-    expiry.outbox.enqueue = enqueue
+    expiry.outbox.enqueue_many = enqueue_many
     settings = Settings(database_url=url, worker_batch_size=10)
     Worker(Runtime.from_settings(settings, FrozenClock(now))).run_once()
     """

@@ -139,6 +139,7 @@ def record_ended_schedules(ctx: Ctx, schedule: ScheduleTable, *, limit: int) -> 
     reasons = {row.id: row.ended_reason for row in updated}
 
     entries: list[AuditEntry] = []
+    messages: list[outbox.Message] = []
     for row in rows:
         if row.id not in reasons:
             continue  # recorded by someone else after we read it; theirs is the record
@@ -177,8 +178,9 @@ def record_ended_schedules(ctx: Ctx, schedule: ScheduleTable, *, limit: int) -> 
                 detail=detail,
             )
         )
-        outbox.enqueue(ctx, action, payload, directory_id=row.directory_id)
+        messages.append(outbox.Message(action, payload, row.directory_id))
         result.recorded[action] += 1
-    # Looked up through the module so fault-injection tests can replace the writer.
+    # Looked up through the modules so fault-injection tests can replace them.
+    outbox.enqueue_many(ctx, messages)
     writer.record_many(ctx, entries)
     return result

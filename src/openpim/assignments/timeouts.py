@@ -94,6 +94,7 @@ def expire_overdue_requests(ctx: Ctx, *, limit: int) -> BatchResult:
     )
 
     entries: list[AuditEntry] = []
+    messages: list[outbox.Message] = []
     for row in rows:
         if row.id not in changed:
             continue  # decided or cancelled after we read it: that decision stands
@@ -120,29 +121,31 @@ def expire_overdue_requests(ctx: Ctx, *, limit: int) -> BatchResult:
                 },
             )
         )
-        outbox.enqueue(
-            ctx,
-            REQUEST_TIMED_OUT,
-            {
-                "request_id": row.id,
-                "request_action": row.action,
-                "member_type": row.member_type,
-                "principal_id": row.principal_id,
-                "principal": row.user_principal_name,
-                "requested_by_id": row.requested_by_id,
-                "requested_by": row.requested_by_label,
-                "role_id": row.role_id,
-                "role": row.role_name,
-                "start_at": row.start_at.isoformat() if row.start_at else None,
-                "end_at": row.end_at.isoformat() if row.end_at else None,
-                "justification": row.justification,
-                "actor": ctx.actor.label,
-                "previous_status": row.status,
-                "approval_deadline": row.approval_deadline.isoformat(),
-                "eligibility_id": row.eligibility_id,
-            },
-            directory_id=row.directory_id,
+        messages.append(
+            outbox.Message(
+                REQUEST_TIMED_OUT,
+                {
+                    "request_id": row.id,
+                    "request_action": row.action,
+                    "member_type": row.member_type,
+                    "principal_id": row.principal_id,
+                    "principal": row.user_principal_name,
+                    "requested_by_id": row.requested_by_id,
+                    "requested_by": row.requested_by_label,
+                    "role_id": row.role_id,
+                    "role": row.role_name,
+                    "start_at": row.start_at.isoformat() if row.start_at else None,
+                    "end_at": row.end_at.isoformat() if row.end_at else None,
+                    "justification": row.justification,
+                    "actor": ctx.actor.label,
+                    "previous_status": row.status,
+                    "approval_deadline": row.approval_deadline.isoformat(),
+                    "eligibility_id": row.eligibility_id,
+                },
+                row.directory_id,
+            )
         )
         result.recorded[REQUEST_TIMED_OUT] += 1
+    outbox.enqueue_many(ctx, messages)
     writer.record_many(ctx, entries)
     return result

@@ -379,7 +379,6 @@ def send_test(
         hook = _webhook(ctx, directory_id, webhook_id)
         payload["webhook_ids"] = [str(hook.id)]
         target = f"webhook {hook.name}"
-    message = enqueue(ctx, TEST_EVENT, payload, directory_id=directory_id)
-    ctx.session.flush()
+    message_id = enqueue(ctx, TEST_EVENT, payload, directory_id=directory_id)
     _audit(ctx, directory_id, "notifications.test_sent", {"to": target})
-    return message.id
+    return message_id

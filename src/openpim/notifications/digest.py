@@ -153,7 +153,7 @@ def scan_digests(ctx: Ctx, *, limit: int = 100) -> int:
             ctx.session, _markers, {"key": key, "created_at": now, "outbox_id": outbox_id}
         ):
             continue
-        message = enqueue(
+        enqueue(
             ctx,
             DIGEST_EVENT,
             {
@@ -163,8 +163,8 @@ def scan_digests(ctx: Ctx, *, limit: int = 100) -> int:
                 "digest": compute(ctx, directory_id, start, end),
             },
             directory_id=directory_id,
+            message_id=outbox_id,
         )
-        message.id = outbox_id
         queued += 1
     return queued
 

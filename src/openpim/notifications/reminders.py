@@ -109,7 +109,7 @@ def _queue(ctx: Ctx, row: Any, kind: str, days: int, now: datetime) -> int:
     }
     if not insert_once(ctx.session, _reminders, values):
         return 0  # another worker queued it a moment ago
-    message = enqueue(
+    enqueue(
         ctx,
         REMINDER_EVENT,
         {
@@ -122,8 +122,8 @@ def _queue(ctx: Ctx, row: Any, kind: str, days: int, now: datetime) -> int:
             "threshold_days": days,
         },
         directory_id=row.directory_id,
+        message_id=outbox_id,
     )
-    message.id = outbox_id
     return 1
 
 
