@@ -3,7 +3,8 @@
 The app owns only the wiring. The Runtime (settings, database, clock) is opened here unless the
 caller hands one in (tests, benchmarks); the schema is not touched (`openpim migrate` does
 that). When settings.run_worker_in_server is on, the expiry/outbox worker runs in a thread of
-this process and is stopped on shutdown.
+this process and is stopped on shutdown. On SQLite a thread moves the write-ahead log into the
+database file (db.checkpoint), so no request pays for a checkpoint.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from openpim.api.deps import API_PREFIX, MAX_BODY_SIZE, PUBLIC_PATHS
 from openpim.api.middleware import RequestContextMiddleware
 from openpim.api.openapi import add_bearer_security
 from openpim.config import Settings, get_settings
+from openpim.db.checkpoint import WalCheckpointer
 from openpim.graph import router as graph_router
 from openpim.kit.clock import Clock
 from openpim.runtime import Runtime
@@ -65,6 +67,15 @@ async def _open_access_reader(runtime: Runtime) -> AccessReader | None:
     return reader
 
 
+def _start_checkpointer(runtime: Runtime) -> WalCheckpointer | None:
+    """SQLite: move the WAL into the database file off the request path (db.checkpoint)."""
+    if runtime.db.dialect != "sqlite":
+        return None
+    checkpointer = WalCheckpointer(runtime.db.engine)
+    checkpointer.start()
+    return checkpointer
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -89,9 +100,12 @@ def create_app(
             loops = background.start(active)
         reader = await _open_access_reader(active)
         app.state.access_reader = reader
+        checkpointer = _start_checkpointer(active)
         try:
             yield
         finally:
+            if checkpointer is not None:
+                checkpointer.stop()
             app.state.access_reader = None
             if reader is not None:
                 await reader.close()

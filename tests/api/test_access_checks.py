@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from openpim.access import checks, fastread, pgfast
+from openpim.access import checks, pgfast
 from openpim.auth import tokens
 from openpim.auth.service import anonymous_actor
+from openpim.db import direct
 from openpim.kit.errors import DomainError
 from tests.api.helpers import Api
 from tests.factories import GLOBAL_READER, PASSWORD_ADMIN, SECURITY_READER, Env
@@ -72,9 +73,9 @@ def test_fast_token_lookup_reads_what_sqlalchemy_reads(api: Api) -> None:
         expected = ctx.session.execute(tokens.TOKEN_BY_HASH, tokens.token_lookup(raw)).first()
         slow = tokens.check_token(ctx, raw)
     with env.runtime.db.engine.connect() as conn:
-        row = fastread.first(conn, tokens.TOKEN_BY_HASH, tokens.token_lookup(raw))
+        row = direct.first(conn, tokens.TOKEN_BY_HASH, tokens.token_lookup(raw))
         fast = checks.authenticate_fast(conn, raw, env.now, env.runtime.settings)
-        missing = fastread.first(conn, tokens.TOKEN_BY_HASH, tokens.token_lookup("nope"))
+        missing = direct.first(conn, tokens.TOKEN_BY_HASH, tokens.token_lookup("nope"))
     assert expected is not None and row is not None and missing is None
     assert tuple(row) == tuple(expected)
     assert [type(v) for v in row] == [type(v) for v in expected]

@@ -8,7 +8,7 @@ Two forms of the same rules:
 - `holds_role` / `active_roles_of` take a Ctx (any adapter, inside its unit of work) and use
   openpim.auth.permissions;
 - the `*_fast` functions take a bare Connection and run on the driver connection
-  (access.fastread), for the API's access-check hot path. They must answer exactly as the Ctx
+  (db.direct), for the API's access-check hot path. They must answer exactly as the Ctx
   forms do; tests/api/test_access_checks.py holds them to it.
 """
 
@@ -20,11 +20,11 @@ from typing import cast
 
 from sqlalchemy import Connection, Table, bindparam, select
 
-from openpim.access import fastread
 from openpim.access.service import active_role_ids, is_active
 from openpim.auth import tokens
 from openpim.auth.permissions import require_read_all
 from openpim.config import Settings
+from openpim.db import direct
 from openpim.directory.models import User
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Actor, ActorKind, Ctx
@@ -105,7 +105,7 @@ def authenticate_fast(
     conn: Connection, raw_token: str, now: datetime, settings: Settings
 ) -> tuple[Actor, bool]:
     """tokens.check_token on a bare connection: the same lookup and the same rules."""
-    row = fastread.first(conn, tokens.TOKEN_BY_HASH, tokens.token_lookup(raw_token))
+    row = direct.first(conn, tokens.TOKEN_BY_HASH, tokens.token_lookup(raw_token))
     return tokens.judge_token(row, now, settings)
 
 
@@ -119,7 +119,7 @@ def _require_may_ask_fast(
     # permissions.can_read_all for a user: a reader role, active now, in their own directory.
     if not active_role_ids(conn, actor.user_id, now) & PIM_READER_ROLES:
         raise not_pim_reader()
-    target = fastread.first(conn, _DIRECTORY_OF_USER, {"user_id": user_id})
+    target = direct.first(conn, _DIRECTORY_OF_USER, {"user_id": user_id})
     if target is None or target.directory_id != actor.directory_id:
         raise not_found()
 

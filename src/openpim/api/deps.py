@@ -25,11 +25,12 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from openpim.access import checks, fastread
+from openpim.access import checks
 from openpim.access.pgfast import AccessReader
 from openpim.api.inputs import StrictRoute, UtcDatetime
 from openpim.auth import tokens
 from openpim.auth.service import anonymous_actor
+from openpim.db import direct
 from openpim.kit.context import Actor, Ctx
 from openpim.kit.errors import Unauthorized
 from openpim.runtime import Runtime
@@ -127,7 +128,7 @@ class Caller:
 
         The access check's hot path. On PostgreSQL it is one statement on an asyncio connection
         (access.pgfast: no thread hop, no ORM, one round trip). Elsewhere the same rules run on
-        a bare driver connection (access.fastread); SQLite's reads never wait, so that runs on
+        a bare driver connection (db.direct); SQLite's reads never wait, so that runs on
         the event-loop thread, while any other server database goes to the thread pool. The
         rare token touch (a write that may wait for a lock) always goes to the thread pool.
         """
@@ -149,7 +150,7 @@ class Caller:
     def _check_on_driver(
         self, user_id: uuid.UUID, now: datetime, at: datetime | None
     ) -> tuple[frozenset[uuid.UUID], Actor, bool]:
-        with fastread.connect(self.runtime.db.engine) as conn:
+        with direct.connect(self.runtime.db.engine) as conn:
             actor, touch_due = checks.authenticate_fast(
                 conn, self.token, now, self.runtime.settings
             )
@@ -164,7 +165,7 @@ class Caller:
         # The same lookup and rules as tokens.check_token, on a bare driver connection: this
         # pre-check runs before every write and an ORM read transaction cost several times the
         # query.
-        with fastread.connect(self.runtime.db.engine) as conn:
+        with direct.connect(self.runtime.db.engine) as conn:
             actor, _ = checks.authenticate_fast(
                 conn, self.token, self.runtime.clock.now(), self.runtime.settings
             )

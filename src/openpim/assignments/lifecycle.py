@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from openpim.assignments.models import (
     Assignment,
@@ -123,32 +123,41 @@ def create_eligibility(
     return row
 
 
-def create_assignment(
-    ctx: Ctx,
-    *,
-    directory_id: uuid.UUID,
-    principal_id: uuid.UUID,
-    role_id: uuid.UUID,
-    start_at: datetime,
-    end_at: datetime | None,
-    request: RoleRequest | None,
-    assignment_type: AssignmentType,
-    eligibility_id: uuid.UUID | None = None,
-) -> Assignment:
+class AssignmentFields(TypedDict):
+    directory_id: uuid.UUID
+    principal_id: uuid.UUID
+    role_id: uuid.UUID
+    start_at: datetime
+    end_at: datetime | None
+    request: RoleRequest | None
+    assignment_type: AssignmentType
+    eligibility_id: NotRequired[uuid.UUID | None]
+
+
+def create_assignment(ctx: Ctx, **fields: Unpack[AssignmentFields]) -> Assignment:
+    """A new assignment, added to the session (written at the next flush)."""
+    row = new_assignment(ctx, **fields)
+    ctx.session.add(row)
+    return row
+
+
+def new_assignment(ctx: Ctx, **fields: Unpack[AssignmentFields]) -> Assignment:
+    """A new assignment in memory only: the caller adds it, or writes it at once
+    (db.direct.insert_object) once what it references is written."""
+    request = fields["request"]
     row = Assignment(
         id=uuid.uuid4(),
-        directory_id=directory_id,
-        principal_id=principal_id,
-        role_id=role_id,
-        start_at=start_at,
-        end_at=end_at,
+        directory_id=fields["directory_id"],
+        principal_id=fields["principal_id"],
+        role_id=fields["role_id"],
+        start_at=fields["start_at"],
+        end_at=fields["end_at"],
         request_id=request.id if request else None,
         created_via="pim",
         created_at=ctx.now,
-        assignment_type=assignment_type,
-        eligibility_id=eligibility_id,
+        assignment_type=fields["assignment_type"],
+        eligibility_id=fields.get("eligibility_id"),
     )
-    ctx.session.add(row)
     if request is not None:
         request.result_schedule_id = row.id
     return row

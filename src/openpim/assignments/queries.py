@@ -14,8 +14,10 @@ from openpim.assignments.models import (
     AssignmentType,
     Eligibility,
     MemberType,
+    RequestStatus,
     RoleRequest,
 )
+from openpim.db import direct
 from openpim.directory.models import Directory, User
 from openpim.kit.context import Ctx
 from openpim.kit.errors import Conflict, NotFound
@@ -199,7 +201,12 @@ _PENDING_OF = select(RoleRequest.id).where(
     RoleRequest.principal_id == bindparam("principal_id"),
     RoleRequest.role_id == bindparam("role_id"),
     RoleRequest.member_type == bindparam("member_type", type_=RoleRequest.member_type.type),
-    RoleRequest.status.in_(("PendingApproval", "PendingAdminDecision")),
+    # Two comparisons rather than IN: an IN list is expanded per execution, which the
+    # driver-level path (db.direct) does not do.
+    or_(
+        RoleRequest.status == RequestStatus.PENDING_APPROVAL.value,
+        RoleRequest.status == RequestStatus.PENDING_ADMIN_DECISION.value,
+    ),
 )
 _PENDING = _PENDING_OF.limit(1)
 _PENDING_MESSAGE = (
@@ -239,8 +246,9 @@ def activation_blockers(
         "end": end,
         "member_type": MemberType.ACTIVE,
     }
-    active, pending = ctx.session.execute(_ACTIVATION_BLOCKERS, params).one()
-    return bool(active), bool(pending)
+    row = direct.first(ctx.session.connection(), _ACTIVATION_BLOCKERS, params)
+    assert row is not None  # a SELECT of two EXISTS always has its row
+    return bool(row[0]), bool(row[1])
 
 
 def raise_pending_conflict() -> None:

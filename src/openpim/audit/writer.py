@@ -12,12 +12,13 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from openpim.audit.chain import GENESIS_HASH, link_hash
 from openpim.audit.models import AuditChainHead, AuditEvent
+from openpim.db import direct
 from openpim.kit.context import Ctx
 
 CHAIN_HEAD_ID = 1
@@ -52,6 +53,8 @@ _head = cast(Table, AuditChainHead.__table__)
 _LOCK_HEAD = (
     select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == CHAIN_HEAD_ID).with_for_update()
 )
+_START_CHAIN = insert(_head).values(id=CHAIN_HEAD_ID, last_seq=0, last_hash=GENESIS_HASH)
+_INSERT_EVENTS = insert(_events)
 _MOVE_HEAD = (
     update(_head)
     .where(_head.c.id == CHAIN_HEAD_ID)
@@ -59,33 +62,40 @@ _MOVE_HEAD = (
 )
 
 
-def _lock_head(ctx: Ctx) -> tuple[int, str]:
+def _lock_head(conn: Connection) -> tuple[int, str]:
     """The chain's last (seq, hash), the head row locked until the transaction ends."""
-    head = ctx.session.execute(_LOCK_HEAD).one_or_none()
+    head = direct.first(conn, _LOCK_HEAD, {})
     if head is None:
-        ctx.session.execute(
-            insert(_head).values(id=CHAIN_HEAD_ID, last_seq=0, last_hash=GENESIS_HASH)
-        )
+        direct.execute(conn, _START_CHAIN, {})
         return 0, GENESIS_HASH
     return int(head.last_seq), str(head.last_hash)
 
 
-def record(ctx: Ctx, entry: AuditEntry) -> AuditEvent:
+class Link(NamedTuple):
+    """Where a written event sits in the chain."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+
+
+def record(ctx: Ctx, entry: AuditEntry) -> Link:
     return record_many(ctx, [entry])[0]
 
 
-def record_many(ctx: Ctx, entries: list[AuditEntry]) -> list[AuditEvent]:
-    """Append `entries` to the chain in the caller's transaction; returns the written events.
+def record_many(ctx: Ctx, entries: list[AuditEntry]) -> list[Link]:
+    """Append `entries` to the chain in the caller's transaction; returns their chain links.
 
-    Core statements rather than the ORM unit of work: an audit row is written once and never
-    loaded back in the same transaction, and the ORM's flush bookkeeping cost more than the
-    insert itself on the activation path. The returned events are detached copies.
+    Core statements on the driver connection (db.direct) rather than the ORM unit of work: an
+    audit row is written once and never loaded back in the same transaction, and SQLAlchemy's
+    execution machinery cost more than the statements themselves on the activation path.
     """
     if not entries:
         return []
     # Flush pending changes first so a failing change fails before the chain head is locked.
     ctx.session.flush()
-    seq, prev = _lock_head(ctx)
+    conn = ctx.session.connection()
+    seq, prev = _lock_head(conn)
     rows: list[dict[str, Any]] = []
     for entry in entries:
         seq += 1
@@ -117,6 +127,6 @@ def record_many(ctx: Ctx, entries: list[AuditEntry]) -> list[AuditEvent]:
         digest = link_hash(prev, fields)
         rows.append({**fields, "prev_hash": prev, "hash": digest})
         prev = digest
-    ctx.session.execute(insert(_events), rows)
-    ctx.session.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
-    return [AuditEvent(**row) for row in rows]
+    direct.execute(conn, _INSERT_EVENTS, rows if len(rows) > 1 else rows[0])
+    direct.execute(conn, _MOVE_HEAD, {"seq": seq, "hash": prev})
+    return [Link(row["seq"], row["prev_hash"], row["hash"]) for row in rows]

@@ -29,6 +29,7 @@ from openpim.audit.writer import AuditEntry, record
 from openpim.auth.models import AuthToken
 from openpim.auth.permissions import can_manage_users
 from openpim.config import Settings
+from openpim.db import direct
 from openpim.directory.models import User
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Actor, ActorKind, Ctx
@@ -122,12 +123,12 @@ def check_token(ctx: Ctx, raw_token: str) -> tuple[Actor, bool]:
     Refuses unknown, revoked, expired and idle tokens and disabled users alike with
     Unauthorized "invalid_token".
     """
-    row = ctx.session.execute(TOKEN_BY_HASH, token_lookup(raw_token)).first()
+    row = direct.first(ctx.session.connection(), TOKEN_BY_HASH, token_lookup(raw_token))
     return judge_token(row, ctx.now, ctx.settings)
 
 
 # The lookup and the rules apart, so the access-check hot path can run the same lookup on the
-# raw driver connection (openpim.access.fastread) and then apply the very same rules.
+# raw driver connection (openpim.db.direct) and then apply the very same rules.
 TOKEN_BY_HASH = _BY_HASH
 
 

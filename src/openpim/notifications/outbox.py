@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert
 
+from openpim.db import direct
 from openpim.kit.context import Ctx
 from openpim.notifications.models import OutboxMessage
 
@@ -55,8 +56,9 @@ def enqueue(
 def enqueue_many(ctx: Ctx, messages: Sequence[Message]) -> list[uuid.UUID]:
     """Queue every message in one statement, in the caller's transaction; returns their ids.
 
-    A Core INSERT rather than ORM adds: a message is written once and never changed in the
-    same transaction, and the ORM flush cost more than the insert on the activation path.
+    A Core INSERT on the driver connection (db.direct) rather than ORM adds: a message is
+    written once and never changed in the same transaction, and the ORM flush cost more than
+    the insert on the activation path.
     """
     if not messages:
         return []
@@ -72,7 +74,7 @@ def enqueue_many(ctx: Ctx, messages: Sequence[Message]) -> list[uuid.UUID]:
         }
         for message in messages
     ]
-    ctx.session.execute(_INSERT, rows)
+    direct.execute(ctx.session.connection(), _INSERT, rows if len(rows) > 1 else rows[0])
     return [row["id"] for row in rows]
 
 

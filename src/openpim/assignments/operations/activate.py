@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import inspect
 
 from openpim.assignments import guards
-from openpim.assignments.lifecycle import audit_schedule, create_assignment, labels
+from openpim.assignments.lifecycle import audit_schedule, labels, new_assignment
 from openpim.assignments.models import (
     Assignment,
     AssignmentType,
@@ -38,6 +38,7 @@ from openpim.assignments.queries import (
     raise_pending_conflict,
 )
 from openpim.audit.writer import AuditEntry, record
+from openpim.db import direct
 from openpim.directory.models import User
 from openpim.kit.context import ActorKind, Ctx
 from openpim.kit.errors import Conflict, Forbidden, ValidationFailed
@@ -217,7 +218,7 @@ def request_audit(ctx: Ctx, request: RoleRequest, action: str, **detail: object)
 def provision_activation(ctx: Ctx, request: RoleRequest, eligibility: Eligibility) -> Assignment:
     """Create the activation for a granted request (now, or after an approval)."""
     assert request.start_at is not None and request.end_at is not None
-    assignment = create_assignment(
+    assignment = new_assignment(
         ctx,
         directory_id=request.directory_id,
         principal_id=request.principal_id,
@@ -230,8 +231,12 @@ def provision_activation(ctx: Ctx, request: RoleRequest, eligibility: Eligibilit
     )
     request.status = RequestStatus.PROVISIONED
     if inspect(request).transient:
-        # Self-activation's request, never written yet: one INSERT with its final values.
+        # Self-activation's request, never written yet: one INSERT each with their final
+        # values, the request first (the assignment references it).
         insert_request(ctx, request)
+        direct.insert_object(ctx.session, assignment)
+    else:
+        ctx.session.add(assignment)
     action = "activation.activated" if request.start_at <= ctx.now else "activation.scheduled"
     audit_schedule(ctx, action, assignment, request, notify="role.activated")
     return assignment

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import NotRequired, TypedDict, Unpack, cast
+from typing import NotRequired, TypedDict, Unpack
 
-from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 
 from openpim.assignments.models import MemberType, RequestAction, RequestStatus, RoleRequest
+from openpim.db import direct
 from openpim.kit.context import Ctx
 from openpim.kit.errors import Conflict
 
@@ -72,22 +71,14 @@ def new_request(ctx: Ctx, **fields: Unpack[RequestFields]) -> RoleRequest:
     return request
 
 
-_REQUEST_COLUMNS = tuple((p.key, p.columns[0].key) for p in RoleRequest.__mapper__.column_attrs)
-_INSERT_REQUEST = insert(cast(Table, RoleRequest.__table__))
-
-
 def insert_request(ctx: Ctx, request: RoleRequest) -> None:
-    """Write a request built by `build_request` with one Core INSERT, right now.
+    """Write a request built by `build_request` with one INSERT, right now (db.direct).
 
     For a request whose row is final when written (a direct activation, once its schedule's id
     is known): no flush and no later UPDATE. The object then joins the session as if loaded,
     so later changes to it are still written. Pending ORM changes are not flushed first.
     """
-    values = {column: getattr(request, key) for key, column in _REQUEST_COLUMNS}
-    with ctx.session.no_autoflush:
-        ctx.session.execute(_INSERT_REQUEST, values)
-    make_transient_to_detached(request)
-    ctx.session.add(request)
+    direct.insert_object(ctx.session, request)
 
 
 def flush_or_conflict(ctx: Ctx, message: str, code: str) -> None:
