@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -141,16 +141,22 @@ def overlapping(
     return list(session.scalars(select(model).where(*conditions)))
 
 
-_COVERING = (
-    select(Eligibility)
-    .where(
-        Eligibility.principal_id == bindparam("principal_id"),
-        Eligibility.role_id == bindparam("role_id"),
-        Eligibility.start_at <= bindparam("at"),
-        or_(Eligibility.end_at.is_(None), Eligibility.end_at > bindparam("at")),
-    )
-    .order_by(Eligibility.end_at.is_(None).desc(), Eligibility.end_at.desc())
+_COVERS = (
+    Eligibility.principal_id == bindparam("principal_id"),
+    Eligibility.role_id == bindparam("role_id"),
+    Eligibility.start_at <= bindparam("at"),
+    or_(Eligibility.end_at.is_(None), Eligibility.end_at > bindparam("at")),
+)
+# The eligibility lasting longest wins: a permanent one, else the latest end.
+_LONGEST_FIRST = (Eligibility.end_at.is_(None).desc(), Eligibility.end_at.desc())
+_COVERING = select(Eligibility).where(*_COVERS).order_by(*_LONGEST_FIRST).limit(1)
+# Self-activation needs only the id and end, read on the driver connection (db.direct).
+_COVERING_WINDOW_LOCKED = (
+    select(Eligibility.id, Eligibility.end_at)
+    .where(*_COVERS)
+    .order_by(*_LONGEST_FIRST)
     .limit(1)
+    .with_for_update()
 )
 _COVERING_LOCKED = _COVERING.with_for_update()
 
@@ -161,6 +167,14 @@ def find_eligibility_covering(
     stmt = _COVERING_LOCKED if lock else _COVERING
     params = {"principal_id": principal_id, "role_id": role_id, "at": at}
     return ctx.session.execute(stmt, params).scalar_one_or_none()
+
+
+def lock_eligibility_window(
+    ctx: Ctx, principal_id: uuid.UUID, role_id: uuid.UUID, at: datetime
+) -> Any | None:
+    """find_eligibility_covering(lock=True) as a row of (id, end_at) only."""
+    params = {"principal_id": principal_id, "role_id": role_id, "at": at}
+    return direct.first(ctx.session.connection(), _COVERING_WINDOW_LOCKED, params)
 
 
 def running_activations_of(ctx: Ctx, eligibility_id: uuid.UUID, now: datetime) -> list[Assignment]:

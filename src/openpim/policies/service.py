@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from openpim.audit.writer import AuditEntry, record
 from openpim.auth.permissions import require_manage, require_read_all
+from openpim.db import direct
 from openpim.directory.models import Directory, User
 from openpim.kit.context import Ctx
 from openpim.kit.durations import format_duration
@@ -143,7 +144,8 @@ def read_role_settings(
 
     For services that have already authorised their caller (activation, assignment).
     """
-    row = db.execute(_ONE_ROLE, {"directory_id": directory_id, "role_id": role_id}).first()
+    conn = db.connection() if isinstance(db, Session) else db
+    row = direct.first(conn, _ONE_ROLE, {"directory_id": directory_id, "role_id": role_id})
     if row is None:
         raise NotFound("No such role in this directory.", code="role_not_found")
     return _from_row(row, directory_id)

@@ -21,7 +21,6 @@ from openpim.assignments.lifecycle import audit_schedule, labels, new_assignment
 from openpim.assignments.models import (
     Assignment,
     AssignmentType,
-    Eligibility,
     MemberType,
     RequestAction,
     RequestStatus,
@@ -30,10 +29,10 @@ from openpim.assignments.models import (
 from openpim.assignments.operations.common import build_request, flush_or_conflict, insert_request
 from openpim.assignments.queries import (
     activation_blockers,
-    find_eligibility_covering,
     load_directory,
     load_role,
     load_user,
+    lock_eligibility_window,
     prefetch_parties,
     raise_pending_conflict,
 )
@@ -86,9 +85,11 @@ def _window(
         ) from None
 
 
-def _clamp_to_eligibility(start: datetime, end: datetime, eligibility: Eligibility) -> datetime:
-    if eligibility.end_at is not None and end > eligibility.end_at:
-        end = eligibility.end_at
+def _clamp_to_eligibility(
+    start: datetime, end: datetime, eligibility_end: datetime | None
+) -> datetime:
+    if eligibility_end is not None and end > eligibility_end:
+        end = eligibility_end
     if end - start < MINIMUM_SCHEDULE:
         raise Conflict(
             "Your eligibility for this role ends in less than 5 minutes; ask for it to be "
@@ -127,12 +128,12 @@ def self_activate(
     ticket_number = guards.clean_text(ticket_number, "ticket_number")
     ticket_system = guards.clean_text(ticket_system, "ticket_system")
     start, end = _window(ctx, settings, duration, start_at)
-    eligibility = find_eligibility_covering(ctx, user.id, role_id, start, lock=True)
+    eligibility = lock_eligibility_window(ctx, user.id, role_id, start)
     if eligibility is None:
         raise Forbidden(
             f"You are not eligible for {role.display_name} at that time.", code="not_eligible"
         )
-    end = _clamp_to_eligibility(start, end, eligibility)
+    end = _clamp_to_eligibility(start, end, eligibility.end_at)
     guards.require_justification(settings.require_justification_on_activation, justification)
     guards.require_ticket(settings.require_ticket_on_activation, ticket_number, ticket_system)
     active, pending = activation_blockers(ctx, user.id, role_id, start, end)
@@ -166,7 +167,7 @@ def self_activate(
         request.mfa_verified = True
     if settings.require_approval_on_activation:
         return _wait_for_approval(ctx, request, settings)
-    provision_activation(ctx, request, eligibility)
+    provision_activation(ctx, request, eligibility.id)
     flush_or_conflict(ctx, "The role was activated concurrently.", "already_active")
     del parties
     return request
@@ -215,7 +216,7 @@ def request_audit(ctx: Ctx, request: RoleRequest, action: str, **detail: object)
     )
 
 
-def provision_activation(ctx: Ctx, request: RoleRequest, eligibility: Eligibility) -> Assignment:
+def provision_activation(ctx: Ctx, request: RoleRequest, eligibility_id: uuid.UUID) -> Assignment:
     """Create the activation for a granted request (now, or after an approval)."""
     assert request.start_at is not None and request.end_at is not None
     assignment = new_assignment(
@@ -227,7 +228,7 @@ def provision_activation(ctx: Ctx, request: RoleRequest, eligibility: Eligibilit
         end_at=request.end_at,
         request=request,
         assignment_type=AssignmentType.ACTIVATED,
-        eligibility_id=eligibility.id,
+        eligibility_id=eligibility_id,
     )
     request.status = RequestStatus.PROVISIONED
     if inspect(request).transient:

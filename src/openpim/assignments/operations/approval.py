@@ -155,7 +155,7 @@ def _provision_approved_activation(ctx: Ctx, request: RoleRequest) -> None:
         request.failure_reason = reason
         record(ctx, request_audit(ctx, request, "activation.failed", reason=reason))
         return
-    provision_activation(ctx, request, eligibility)
+    provision_activation(ctx, request, eligibility.id)
 
 
 def _apply_extension(ctx: Ctx, request: RoleRequest) -> None:
