@@ -34,7 +34,7 @@ def schedule_kind(schedule: Schedule) -> str:
     return "activation" if schedule.assignment_type == AssignmentType.ACTIVATED else "assignment"
 
 
-def labels(ctx: Ctx, user_id: uuid.UUID, role_id: uuid.UUID) -> tuple[str | None, str | None]:
+def labels_of(ctx: Ctx, user_id: uuid.UUID, role_id: uuid.UUID) -> tuple[str | None, str | None]:
     user = ctx.session.get(User, user_id)
     role = ctx.session.get(RoleDefinition, role_id)
     return (
@@ -51,8 +51,11 @@ def audit_schedule(
     *,
     detail: dict[str, Any] | None = None,
     notify: str | None = None,
+    labels: tuple[str | None, str | None] | None = None,
 ) -> None:
-    target_label, role_label = labels(ctx, schedule.principal_id, schedule.role_id)
+    """Audit a schedule's change (and queue `notify`); `labels` (user principal name, role
+    name) when the caller has them, else read here."""
+    target_label, role_label = labels or labels_of(ctx, schedule.principal_id, schedule.role_id)
     record(
         ctx,
         AuditEntry(

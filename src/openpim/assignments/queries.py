@@ -36,28 +36,47 @@ def schedule_model(member_type: MemberType) -> type[Eligibility] | type[Assignme
 _DIRECTORY_LOCKED = (
     select(Directory).where(Directory.id == bindparam("directory_id")).with_for_update()
 )
-# A user, a directory and a role by id, in one row (none when any is missing).
-_PARTIES = (
-    select(User, Directory, RoleDefinition)
-    .join_from(User, Directory, Directory.id == bindparam("directory_id"))
-    .join_from(User, RoleDefinition, RoleDefinition.id == bindparam("role_id"))
-    .where(User.id == bindparam("user_id"))
-)
+_directory_by_id = Directory.id == bindparam("directory_id")
+_role_by_id = RoleDefinition.id == bindparam("role_id")
+# What self-activation checks about the acting user, the directory and the role, in one row
+# (none when the user is missing); read on the driver connection (db.direct).
+_ACTIVATION_PARTIES = select(
+    User.directory_id.label("user_directory_id"),
+    User.enabled,
+    User.user_principal_name,
+    select(Directory.id).where(_directory_by_id).scalar_subquery().label("directory_found"),
+    select(Directory.pim_enabled_at).where(_directory_by_id).scalar_subquery().label("pim_since"),
+    select(RoleDefinition.display_name).where(_role_by_id).scalar_subquery().label("role_name"),
+    select(RoleDefinition.directory_id).where(_role_by_id).scalar_subquery().label("role_owner"),
+).where(User.id == bindparam("user_id"))
 
 
-def prefetch_parties(
+def activation_parties(
     ctx: Ctx, user_id: uuid.UUID, directory_id: uuid.UUID, role_id: uuid.UUID
-) -> tuple[User, Directory, RoleDefinition] | None:
-    """Load a user, a directory and a role into the session with one statement.
-
-    Only to save round trips: load_user, load_directory (unlocked) and load_role then find them
-    without a query while the caller holds the returned row (the session references loaded
-    rows weakly), and still make every check themselves; when any is missing, nothing is
-    loaded here and those calls query and refuse as usual.
-    """
+) -> Any | None:
+    """One row: the user's directory_id, enabled and user_principal_name; whether the
+    directory exists (directory_found) and since when PIM is on there (pim_since); the role's
+    role_name (None: no such role) and role_owner (None: built in). The caller applies the
+    rules, with the refusals below."""
     params = {"user_id": user_id, "directory_id": directory_id, "role_id": role_id}
-    row = ctx.session.execute(_PARTIES, params).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return direct.first(ctx.session.connection(), _ACTIVATION_PARTIES, params)
+
+
+def user_not_found(user_id: uuid.UUID) -> NotFound:
+    return NotFound(f"User {user_id} does not exist in this directory.", code="user_not_found")
+
+
+def directory_not_found(directory_id: uuid.UUID) -> NotFound:
+    return NotFound(f"Directory {directory_id} does not exist.", code="directory_not_found")
+
+
+def role_not_found(role_id: uuid.UUID) -> NotFound:
+    return NotFound(f"Role {role_id} does not exist.", code="role_not_found")
+
+
+def role_visible_in(owner_directory_id: uuid.UUID | None, directory_id: uuid.UUID) -> bool:
+    """A built-in role (no owner) is seen everywhere; a custom role in its own directory."""
+    return owner_directory_id is None or owner_directory_id == directory_id
 
 
 def load_directory(ctx: Ctx, directory_id: uuid.UUID, *, lock: bool = False) -> Directory:
@@ -65,24 +84,24 @@ def load_directory(ctx: Ctx, directory_id: uuid.UUID, *, lock: bool = False) -> 
     if lock:
         params = {"directory_id": directory_id}
         directory = ctx.session.execute(_DIRECTORY_LOCKED, params).scalar_one_or_none()
-    else:  # no query when this transaction has loaded it already (see prefetch_parties)
+    else:  # no query when this transaction has loaded it already
         directory = ctx.session.get(Directory, directory_id)
     if directory is None:
-        raise NotFound(f"Directory {directory_id} does not exist.", code="directory_not_found")
+        raise directory_not_found(directory_id)
     return directory
 
 
 def load_user(ctx: Ctx, directory_id: uuid.UUID, user_id: uuid.UUID) -> User:
     user = ctx.session.get(User, user_id)
     if user is None or user.directory_id != directory_id:
-        raise NotFound(f"User {user_id} does not exist in this directory.", code="user_not_found")
+        raise user_not_found(user_id)
     return user
 
 
 def load_role(ctx: Ctx, directory_id: uuid.UUID, role_id: uuid.UUID) -> RoleDefinition:
     role = ctx.session.get(RoleDefinition, role_id)
-    if role is None or (role.directory_id is not None and role.directory_id != directory_id):
-        raise NotFound(f"Role {role_id} does not exist.", code="role_not_found")
+    if role is None or not role_visible_in(role.directory_id, directory_id):
+        raise role_not_found(role_id)
     return role
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import inspect
 
 from openpim.assignments import guards
-from openpim.assignments.lifecycle import audit_schedule, labels, new_assignment
+from openpim.assignments.lifecycle import audit_schedule, labels_of, new_assignment
 from openpim.assignments.models import (
     Assignment,
     AssignmentType,
@@ -29,12 +30,14 @@ from openpim.assignments.models import (
 from openpim.assignments.operations.common import build_request, flush_or_conflict, insert_request
 from openpim.assignments.queries import (
     activation_blockers,
-    load_directory,
-    load_role,
+    activation_parties,
+    directory_not_found,
     load_user,
     lock_eligibility_window,
-    prefetch_parties,
     raise_pending_conflict,
+    role_not_found,
+    role_visible_in,
+    user_not_found,
 )
 from openpim.audit.writer import AuditEntry, record
 from openpim.db import direct
@@ -50,14 +53,41 @@ START_SKEW = timedelta(minutes=5)
 
 
 def _acting_user(ctx: Ctx, directory_id: uuid.UUID) -> User:
+    """The signed-in user acting in `directory_id`, loaded and enabled."""
+    user = load_user(ctx, directory_id, _acting_user_id(ctx, directory_id))
+    if not user.enabled:
+        raise _user_disabled()
+    return user
+
+
+def _user_disabled() -> Forbidden:
+    return Forbidden("Your account is disabled.", code="user_disabled")
+
+
+def _acting_user_id(ctx: Ctx, directory_id: uuid.UUID) -> uuid.UUID:
     if ctx.actor.kind != ActorKind.USER or ctx.actor.user_id is None:
         raise Forbidden("Only a signed-in user can activate their own role.", code="not_a_user")
     if ctx.actor.directory_id != directory_id:
         raise Forbidden("You are not a member of this directory.", code="wrong_directory")
-    user = load_user(ctx, directory_id, ctx.actor.user_id)
-    if not user.enabled:
-        raise Forbidden("Your account is disabled.", code="user_disabled")
-    return user
+    return ctx.actor.user_id
+
+
+def _checked_parties(
+    parties: Any | None, user_id: uuid.UUID, directory_id: uuid.UUID, role_id: uuid.UUID
+) -> Any:
+    """The user in this directory and enabled, the directory there with PIM on, the role seen
+    in it: refused in that order (queries.activation_parties has the facts)."""
+    if parties is None or parties.user_directory_id != directory_id:
+        raise user_not_found(user_id)
+    if not parties.enabled:
+        raise _user_disabled()
+    if parties.directory_found is None:
+        raise directory_not_found(directory_id)
+    if parties.pim_since is None:
+        raise Conflict("PIM is not enabled for this directory yet.", code="pim_not_enabled")
+    if parties.role_name is None or not role_visible_in(parties.role_owner, directory_id):
+        raise role_not_found(role_id)
+    return parties
 
 
 def _window(
@@ -111,35 +141,27 @@ def self_activate(
     ticket_system: str | None = None,
     totp_code: str | None = None,
 ) -> RoleRequest:
-    # One round trip for the user, directory and role the checks below load one by one. Held
-    # here: the session keeps loaded rows only while something references them.
-    parties = (
-        prefetch_parties(ctx, ctx.actor.user_id, directory_id, role_id)
-        if ctx.actor.user_id is not None
-        else None
+    user_id = _acting_user_id(ctx, directory_id)
+    parties = _checked_parties(
+        activation_parties(ctx, user_id, directory_id, role_id), user_id, directory_id, role_id
     )
-    user = _acting_user(ctx, directory_id)
-    directory = load_directory(ctx, directory_id)
-    if directory.pim_enabled_at is None:
-        raise Conflict("PIM is not enabled for this directory yet.", code="pim_not_enabled")
-    role = load_role(ctx, directory_id, role_id)
     settings = get_role_settings(ctx, directory_id, role_id)
     justification = guards.clean_text(justification, "justification")
     ticket_number = guards.clean_text(ticket_number, "ticket_number")
     ticket_system = guards.clean_text(ticket_system, "ticket_system")
     start, end = _window(ctx, settings, duration, start_at)
-    eligibility = lock_eligibility_window(ctx, user.id, role_id, start)
+    eligibility = lock_eligibility_window(ctx, user_id, role_id, start)
     if eligibility is None:
         raise Forbidden(
-            f"You are not eligible for {role.display_name} at that time.", code="not_eligible"
+            f"You are not eligible for {parties.role_name} at that time.", code="not_eligible"
         )
     end = _clamp_to_eligibility(start, end, eligibility.end_at)
     guards.require_justification(settings.require_justification_on_activation, justification)
     guards.require_ticket(settings.require_ticket_on_activation, ticket_number, ticket_system)
-    active, pending = activation_blockers(ctx, user.id, role_id, start, end)
+    active, pending = activation_blockers(ctx, user_id, role_id, start, end)
     if active:
         raise Conflict(
-            f"{role.display_name} is already active for you in that window; extend it instead.",
+            f"{parties.role_name} is already active for you in that window; extend it instead.",
             code="already_active",
         )
     if pending:
@@ -151,7 +173,7 @@ def self_activate(
         directory_id=directory_id,
         action=RequestAction.SELF_ACTIVATE,
         member_type=MemberType.ACTIVE,
-        principal_id=user.id,
+        principal_id=user_id,
         role_id=role_id,
         status=RequestStatus.PROVISIONED,
         start_at=start,
@@ -163,13 +185,13 @@ def self_activate(
     )
     # MFA last: a wrong code should not burn a valid one on a request that fails anyway.
     if settings.require_mfa_on_activation:
-        guards.prove_mfa(ctx, user, totp_code)
+        guards.prove_mfa(ctx, load_user(ctx, directory_id, user_id), totp_code)
         request.mfa_verified = True
     if settings.require_approval_on_activation:
         return _wait_for_approval(ctx, request, settings)
-    provision_activation(ctx, request, eligibility.id)
+    labels = (parties.user_principal_name, parties.role_name)
+    provision_activation(ctx, request, eligibility.id, labels)
     flush_or_conflict(ctx, "The role was activated concurrently.", "already_active")
-    del parties
     return request
 
 
@@ -198,7 +220,7 @@ def _wait_for_approval(ctx: Ctx, request: RoleRequest, settings: RoleSettings) -
 
 
 def request_audit(ctx: Ctx, request: RoleRequest, action: str, **detail: object) -> AuditEntry:
-    target_label, role_label = labels(ctx, request.principal_id, request.role_id)
+    target_label, role_label = labels_of(ctx, request.principal_id, request.role_id)
     return AuditEntry(
         action=action,
         directory_id=request.directory_id,
@@ -216,8 +238,14 @@ def request_audit(ctx: Ctx, request: RoleRequest, action: str, **detail: object)
     )
 
 
-def provision_activation(ctx: Ctx, request: RoleRequest, eligibility_id: uuid.UUID) -> Assignment:
-    """Create the activation for a granted request (now, or after an approval)."""
+def provision_activation(
+    ctx: Ctx,
+    request: RoleRequest,
+    eligibility_id: uuid.UUID,
+    labels: tuple[str | None, str | None] | None = None,
+) -> Assignment:
+    """Create the activation for a granted request (now, or after an approval); `labels`
+    (user principal name, role name) when the caller has read them already."""
     assert request.start_at is not None and request.end_at is not None
     assignment = new_assignment(
         ctx,
@@ -239,5 +267,5 @@ def provision_activation(ctx: Ctx, request: RoleRequest, eligibility_id: uuid.UU
     else:
         ctx.session.add(assignment)
     action = "activation.activated" if request.start_at <= ctx.now else "activation.scheduled"
-    audit_schedule(ctx, action, assignment, request, notify="role.activated")
+    audit_schedule(ctx, action, assignment, request, notify="role.activated", labels=labels)
     return assignment
