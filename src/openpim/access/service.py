@@ -96,7 +96,8 @@ def _sqlite_instant(at: datetime) -> str:
     )  # fmt: skip
 
 
-def _role_uuid(value: str) -> uuid.UUID:
+def role_uuid(value: str) -> uuid.UUID:
+    """A role id as SQLite returns it (hex), as a UUID; cached (a few dozen roles)."""
     found = _role_uuids.get(value)
     if found is None:
         found = uuid.UUID(value)
@@ -118,7 +119,7 @@ def active_role_ids(db: Session | Connection, user_id: uuid.UUID, at: datetime) 
         cursor: Any = conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
             sql, tuple(values[name] for name in order)
         )
-        return {_role_uuid(row[0]) for row in cursor.fetchall()}
+        return {role_uuid(row[0]) for row in cursor.fetchall()}
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
         sql, _ = _compile(dialect)
         with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]

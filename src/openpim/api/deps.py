@@ -25,7 +25,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from openpim.access import checks
+from openpim.access import checks, onestep
 from openpim.access.pgfast import AccessReader
 from openpim.api.inputs import StrictRoute, UtcDatetime
 from openpim.auth import tokens
@@ -126,11 +126,12 @@ class Caller:
     ) -> tuple[frozenset[uuid.UUID], datetime]:
         """The roles `user_id` holds active at `at` (default now), if this caller may ask.
 
-        The access check's hot path. On PostgreSQL it is one statement on an asyncio connection
-        (access.pgfast: no thread hop, no ORM, one round trip). Elsewhere the same rules run on
-        a bare driver connection (db.direct); SQLite's reads never wait, so that runs on
-        the event-loop thread, while any other server database goes to the thread pool. The
-        rare token touch (a write that may wait for a lock) always goes to the thread pool.
+        The access check's hot path: one statement (access.onestep). On PostgreSQL it runs on an
+        asyncio connection (access.pgfast: no thread hop, no ORM, one round trip); on SQLite on
+        the bare driver connection (db.direct), on the event-loop thread, since SQLite's reads
+        never wait. Any other database runs the same rules statement by statement
+        (access.checks) in the thread pool. The rare token touch (a write that may wait for a
+        lock) always goes to the thread pool.
         """
         now = self.runtime.clock.now()
         reader = self.access_reader
@@ -150,10 +151,12 @@ class Caller:
     def _check_on_driver(
         self, user_id: uuid.UUID, now: datetime, at: datetime | None
     ) -> tuple[frozenset[uuid.UUID], Actor, bool]:
+        settings = self.runtime.settings
         with direct.connect(self.runtime.db.engine) as conn:
-            actor, touch_due = checks.authenticate_fast(
-                conn, self.token, now, self.runtime.settings
-            )
+            if conn.dialect.name == "sqlite":
+                answer = onestep.check_sqlite(conn, self.token, user_id, now, at, settings)
+                return answer.roles, answer.actor, answer.touch_due
+            actor, touch_due = checks.authenticate_fast(conn, self.token, now, settings)
             roles = checks.active_roles_fast(conn, actor, user_id, now, at)
             return frozenset(roles), actor, touch_due
 
