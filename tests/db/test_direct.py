@@ -132,3 +132,21 @@ def _sqlite_dialect() -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.dialect()
+
+
+# Only the columns named in .values() (and those with a default) are written.
+_INSERT_RETRIED = insert(_outbox).values(
+    attempts=3,
+    event_type=bindparam("event_type"),
+    payload=bindparam("payload"),
+    created_at=bindparam("created_at"),
+    available_at=bindparam("available_at"),
+)
+
+
+def test_a_value_in_the_statement_wins_over_the_column_default(env: Env) -> None:
+    message_id = uuid.uuid4()
+    with env.ctx() as ctx:
+        row = {"event_type": "t", "payload": {}, "created_at": ctx.now, "available_at": ctx.now}
+        direct.execute(ctx.session.connection(), _INSERT_RETRIED, {**row, "id": message_id})
+    assert _outbox_row(env, message_id).attempts == 3  # not the column's default of 0

@@ -80,7 +80,7 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     nulls: set[str] = set()
     if isinstance(statement, Insert):
         for column in statement.table.columns:
-            if column.key not in binds:
+            if column.key not in binds or column.key in defaults:  # not, or given a value
                 continue
             default = column.default
             if isinstance(default, ColumnDefault) and default.is_callable:
@@ -167,8 +167,9 @@ def execute(
 ) -> int:
     """Run a module-level INSERT, UPDATE or DELETE once per parameter set; rows affected.
 
-    An INSERT lists every column: one left out gets its default (a new id, a constant) or
-    NULL, as an ORM insert would.
+    A plain `insert(table)` writes every column: one left out of `params` gets its default
+    (a new id, a constant) or NULL, as an ORM insert would. With `.values(...)` the statement
+    writes the columns named there (and those with a default), whatever `params` holds.
     """
     compiled = _compile(statement, conn.dialect)
     driver: Any = conn.connection.dbapi_connection
