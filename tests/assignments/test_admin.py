@@ -280,7 +280,8 @@ def test_readers_see_members_but_others_only_themselves(env: Env) -> None:
     carol = env.user(directory, "carol")
     assign(env, admin, bob, GA)
     with env.ctx(admin) as ctx:
-        assert {m.principal for m in service.members(ctx, directory.id, role_id=GA)} == {
+        page = service.member_page(ctx, directory.id, role_id=GA)
+        assert {m.principal for m in page.items} == {
             admin.user_principal_name,
             bob.user_principal_name,
         }
@@ -289,7 +290,7 @@ def test_readers_see_members_but_others_only_themselves(env: Env) -> None:
     with pytest.raises(Forbidden), env.ctx(carol) as ctx:
         service.user_roles(ctx, directory.id, bob.id)
     with pytest.raises(Forbidden), env.ctx(carol) as ctx:
-        service.members(ctx, directory.id)
+        service.member_page(ctx, directory.id)
 
 
 def test_make_permanent_has_no_end_and_respects_the_policy(env: Env) -> None:

@@ -98,30 +98,6 @@ def user_roles(ctx: Ctx, directory_id: uuid.UUID, user_id: uuid.UUID) -> list[Sc
     )
 
 
-def members(
-    ctx: Ctx,
-    directory_id: uuid.UUID,
-    *,
-    role_id: uuid.UUID | None = None,
-    user_id: uuid.UUID | None = None,
-    member_type: MemberType | None = None,
-    limit: int = MAX_PAGE,
-) -> list[ScheduleOut]:
-    """Users in admin roles: every current eligibility and active assignment, filtered."""
-    require_read_all(ctx, directory_id)
-    out: list[ScheduleOut] = []
-    for model, kind in ((Eligibility, MemberType.ELIGIBLE), (Assignment, MemberType.ACTIVE)):
-        if member_type is not None and member_type != kind:
-            continue
-        conditions: list[object] = [model.directory_id == directory_id]
-        if role_id is not None:
-            conditions.append(model.role_id == role_id)
-        if user_id is not None:
-            conditions.append(model.principal_id == user_id)
-        out += _schedules(ctx, model, *conditions, limit=limit)
-    return out
-
-
 # --- users in admin roles, a page at a time ------------------------------------------------
 #
 # Rows come in one order for every filter: user name, role name, eligible before active, start,
