@@ -99,7 +99,8 @@ def rss_mb(pid: int) -> float:
 def wrk(url: str, seconds: int, connections: int, extra: list[str]) -> str:
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     cmd += [*extra, url]
-    print("load:", " ".join(cmd), flush=True)
+    shown = re.sub(r"(Authorization: Bearer )\S+", r"\1$TOKEN", " ".join(cmd))
+    print("load:", shown, flush=True)
     return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
 
