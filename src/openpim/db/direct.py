@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Executable, Insert, insert
+from sqlalchemy import Column, ColumnClause, Connection, Engine, Executable, Insert, insert
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -45,10 +45,9 @@ class _Compiled:
     sql: str
     # Positional drivers (SQLite's qmark): bind names in order. Named drivers: None.
     order: tuple[str, ...] | None
-    # Values the statement carries itself (LIMIT 1 and the like) and, for an INSERT, what a
-    # column left out gets (its scalar default, else NULL), by bind name.
+    # Values the statement carries itself (LIMIT 1, an INSERT's .values()), by bind name.
     defaults: Mapping[str, Any]
-    # An INSERT's columns whose default is computed per row (a new id): name -> callable.
+    # An INSERT's columns with a Python-side default (a new id, a constant): name -> maker.
     generated: Mapping[str, Callable[[], Any]]
     # An INSERT's nullable columns without a default: left out, they are SQL NULL (not a
     # JSON 'null', which the JSON type's processor would make of None).
@@ -82,11 +81,9 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
         for column in statement.table.columns:
             if column.key not in binds or column.key in defaults:  # not, or given a value
                 continue
-            default = column.default
-            if isinstance(default, ColumnDefault) and default.is_callable:
-                generated[column.key] = _no_context(default.arg)
-            elif isinstance(default, ColumnDefault) and default.is_scalar:
-                defaults[column.key] = default.arg
+            make = _default_maker(column)
+            if make is not None:
+                generated[column.key] = make
             elif column.nullable:
                 nulls.add(column.key)
     columns = list(getattr(statement, "selected_columns", ()))
@@ -108,9 +105,20 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     return found
 
 
-def _no_context(function: Callable[..., Any]) -> Callable[[], Any]:
-    # SQLAlchemy wraps a column default to take the execution context; ours take nothing.
-    return lambda: function(None)
+def _default_maker(column: ColumnClause[Any]) -> Callable[[], Any] | None:
+    """What gives a column left out of an INSERT its Python-side default (a new id, a
+    constant), or None when it has none."""
+    default = getattr(column, "default", None)  # a Table's columns are Columns
+    if not isinstance(default, ColumnDefault):
+        return None
+    if default.is_callable:
+        # SQLAlchemy wraps a column default to take the execution context; ours take none.
+        function = default.arg
+        return lambda: function(None)
+    if default.is_scalar:
+        value = default.arg
+        return lambda: value
+    return None
 
 
 def _bound(compiled: _Compiled, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
@@ -221,22 +229,14 @@ def insert_object(session: Session, obj: Any) -> None:
         if key in state:
             values[column.key] = state[key]
             continue
-        default = _default_of(column)
+        make = _default_maker(column)
+        default = make() if make is not None else None
         setattr(obj, key, default)
         if default is not None:  # else left out: SQL NULL, as a flush would write
             values[column.key] = default
     execute(session.connection(), statement, values)
     make_transient_to_detached(obj)
     session.add(obj)
-
-
-def _default_of(column: Column[Any]) -> Any:
-    default = column.default
-    if isinstance(default, ColumnDefault) and default.is_callable:
-        return default.arg(None)
-    if isinstance(default, ColumnDefault) and default.is_scalar:
-        return default.arg
-    return None
 
 
 @contextmanager
