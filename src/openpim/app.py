@@ -9,6 +9,7 @@ database file (db.checkpoint), so no request pays for a checkpoint.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -76,6 +77,18 @@ def _start_checkpointer(runtime: Runtime) -> WalCheckpointer | None:
     return checkpointer
 
 
+def _freeze_startup_objects() -> None:
+    """Keep what start-up built (modules, mapped classes, routes, compiled statements) out of
+    the garbage collector's full passes, which otherwise walk all of it again and again.
+
+    Measured under wrk (PostgreSQL access check, 32 connections): full collections of
+    160-210 ms every few seconds set the p99 at 207 ms; with start-up frozen, 25 ms. No
+    collection first (a full pass costs as much as those pauses, on every start in the tests):
+    the little start-up garbage frozen with the rest is released by the unfreeze at shutdown.
+    """
+    gc.freeze()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -101,9 +114,11 @@ def create_app(
         reader = await _open_access_reader(active)
         app.state.access_reader = reader
         checkpointer = _start_checkpointer(active)
+        _freeze_startup_objects()
         try:
             yield
         finally:
+            gc.unfreeze()
             if checkpointer is not None:
                 checkpointer.stop()
             app.state.access_reader = None

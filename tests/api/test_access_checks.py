@@ -165,6 +165,25 @@ def test_one_statement_path_agrees(api: Api) -> None:
                             answers.append(("ok", set(answer.roles)))
                         except DomainError as err:
                             answers.append((type(err).__name__, err.code))
+
+            # The same matrix with every check in flight at once: sent in batches (several
+            # checks per query, different tokens and instants side by side), same answers.
+            async def one(raw: str, target: uuid.UUID, at: Any) -> Any:
+                try:
+                    answer = await reader_pool.check(raw, target, env.now, at, env.runtime.settings)
+                    return ("ok", set(answer.roles))
+                except DomainError as err:
+                    return (type(err).__name__, err.code)
+
+            together = await asyncio.gather(
+                *(
+                    one(raw, target, at)
+                    for raw in [*callers.values(), "not-a-token"]
+                    for target in targets
+                    for at in instants
+                )
+            )
+            assert together == answers
         finally:
             await reader_pool.close()
         return answers
@@ -225,3 +244,52 @@ def test_one_round_trip_path_survives_a_dropped_connection(api: Api) -> None:
 
     before, after = asyncio.run(scenario())
     assert before == after and before
+
+
+def test_batched_checks_answer_each_caller(api: Api) -> None:
+    """PostgreSQL sends checks that arrive together as one query: more than a batch holds, a
+    check whose request went away, and checks arriving just as a sender finishes all work."""
+    env: Env = api.env
+    if not pgfast.supported(env.runtime.db.engine):
+        pytest.skip("batching is the PostgreSQL reader's")
+    directory, _ = env.pim_directory()
+    members = [env.user(directory, f"m{i}") for i in range(5)]
+    for member in members[:3]:
+        env.activated(member, PASSWORD_ADMIN)
+    raws = {member.id: api.token(member) for member in members}
+    settings = env.runtime.settings
+
+    async def scenario() -> None:
+        reader = pgfast.AccessReader(env.runtime.db.engine, max_size=2, max_in_flight=1)
+        await reader.open()
+        try:
+            calls = [members[i % len(members)] for i in range(pgfast.MAX_BATCH * 2 + 7)]
+            answers = await asyncio.gather(
+                *(reader.check(raws[m.id], m.id, env.now, None, settings) for m in calls)
+            )
+            for member, answer in zip(calls, answers, strict=True):
+                assert answer.actor.user_id == member.id
+                assert bool(answer.roles) == (member in members[:3])
+
+            # A check cancelled while it waits for its batch leaves the others to their answers.
+            waiting = [
+                asyncio.ensure_future(reader.check(raws[m.id], m.id, env.now, None, settings))
+                for m in members
+            ]
+            waiting[1].cancel()
+            done = await asyncio.gather(*waiting, return_exceptions=True)
+            assert isinstance(done[1], asyncio.CancelledError)
+            assert [bool(a.roles) for a in done if not isinstance(a, BaseException)] == [
+                True, True, False, False
+            ]  # fmt: skip
+
+            # One check after another on the same task: each finds a sender, though the last
+            # one may only just be leaving (no wrapper task to give the loop a turn between).
+            async with asyncio.timeout(30):
+                for member in members * 20:
+                    answer = await reader.check(raws[member.id], member.id, env.now, None, settings)
+                    assert answer.actor.user_id == member.id
+        finally:
+            await reader.close()
+
+    asyncio.run(scenario())

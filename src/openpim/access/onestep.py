@@ -29,6 +29,7 @@ from openpim.access.checks import instant_of, not_a_user, not_found, not_pim_rea
 from openpim.access.service import active_at, role_uuid
 from openpim.assignments.models import Assignment
 from openpim.auth import tokens
+from openpim.auth.models import AuthToken
 from openpim.config import Settings
 from openpim.db import direct
 from openpim.db.base import UTCDateTime
@@ -38,42 +39,60 @@ from openpim.roles.ids import PIM_READER_ROLES
 
 _assignments = cast(Table, Assignment.__table__)
 _users = cast(Table, User.__table__)
+_tokens = cast(Table, AuthToken.__table__)
 _target = bindparam("target_id", type_=Uuid())
 
 RoleList = Callable[[Any], frozenset[uuid.UUID]]
 
 
-def _statement(aggregate: Callable[[Any], Any]) -> Select[Any]:
-    """The statement, with `aggregate` folding a user's active role ids into one value."""
-    token = tokens.TOKEN_BY_HASH.cte("token")
+def statement(
+    aggregate: Callable[[Any], Any],
+    token_hash: Any = None,
+    now: Any = None,
+    target: Any = None,
+    at: Any = None,
+) -> Select[Any]:
+    """The statement, with `aggregate` folding a user's active role ids into one value.
 
-    def roles(user_id: Any, at: Any) -> Any:
+    The four inputs are bind parameters by default; the batched form (access.pgfast) passes
+    the columns of its unnested arrays instead.
+    """
+    if token_hash is None:
+        token_hash = bindparam("token_hash")
+        now = bindparam("now", type_=UTCDateTime())
+        target = _target
+        at = bindparam("at", type_=UTCDateTime())
+    # correlate_except: in the batched form the inputs are columns of the enclosing query.
+    token = tokens.token_by_hash(token_hash).correlate_except(_tokens, _users).subquery("token")
+
+    def roles(user_id: Any, instant: Any) -> Any:
         return (
             select(aggregate(_assignments.c.role_id))
-            .where(active_at(user_id, at))
+            .where(active_at(user_id, instant))
+            .correlate_except(_assignments)
             .scalar_subquery()
         )
 
-    about_someone_else = token.c.user_id != _target
+    about_someone_else = token.c.user_id != target
     return select(
         *token.c,
-        case(
-            (about_someone_else, roles(token.c.user_id, bindparam("now", type_=UTCDateTime()))),
-            else_=null(),
-        ).label("caller_roles"),
-        roles(_target, bindparam("at", type_=UTCDateTime())).label("target_roles"),
+        case((about_someone_else, roles(token.c.user_id, now)), else_=null()).label("caller_roles"),
+        roles(target, at).label("target_roles"),
         case(
             (
                 about_someone_else,
-                select(_users.c.directory_id).where(_users.c.id == _target).scalar_subquery(),
+                select(_users.c.directory_id)
+                .where(_users.c.id == target)
+                .correlate_except(_users)
+                .scalar_subquery(),
             ),
             else_=null(),
         ).label("target_directory_id"),
     )
 
 
-POSTGRESQL_STATEMENT = _statement(func.array_agg)
-SQLITE_STATEMENT = _statement(func.group_concat)
+POSTGRESQL_STATEMENT = statement(func.array_agg)
+SQLITE_STATEMENT = statement(func.group_concat)
 
 
 def roles_of_array(value: Any) -> frozenset[uuid.UUID]:

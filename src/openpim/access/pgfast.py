@@ -1,36 +1,83 @@
-"""The access check on PostgreSQL in one round trip, on the event loop.
+"""The access check on PostgreSQL on the event loop, concurrent checks batched into one query.
 
-The statement (access.onestep) answers token, permission and roles together; it runs here on
+The statement (access.onestep) answers token, permission and roles together. Here it runs on
 an asyncio psycopg connection from a psycopg_pool pool, so waiting for PostgreSQL costs the
 loop nothing (a blocking driver call would need a worker thread per check).
+
+Under load most of a check's cost is the driver's per-query work, not PostgreSQL's: so checks
+that arrive while earlier ones are on their way are sent together, as one query over arrays of
+inputs (unnest ... WITH ORDINALITY, then the one-check statement as a LATERAL subquery per
+input row). Each check keeps its own token, instant and clock reading, and its row is judged by
+the same rules (onestep.judge) as a check sent alone; a batch is one statement, so its checks
+read one snapshot taken after every one of them arrived. A lone check is a batch of one and
+waits for nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
 
 from psycopg import OperationalError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, String, Uuid, bindparam, column, func, select, true
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from openpim.access import onestep
 from openpim.config import Settings
-
-ACCESS_CHECK_SQL = str(
-    onestep.POSTGRESQL_STATEMENT.compile(dialect=postgresql.psycopg.dialect())  # type: ignore[no-untyped-call]
-)
-
+from openpim.db.base import UTCDateTime
 
 # How the pool's connections show in pg_stat_activity.
 APPLICATION_NAME = "openpim-access-check"
 
+# Checks per query at most (a bound on one statement's size and on one slow batch's reach).
+MAX_BATCH = 64
+# Queries in flight at once: while they are out, newly arrived checks gather for the next.
+MAX_IN_FLIGHT = 2
+
+
+def _batch_statement() -> Any:
+    inputs = (
+        func.unnest(
+            bindparam("token_hashes", type_=ARRAY(String())),
+            bindparam("nows", type_=ARRAY(UTCDateTime())),
+            bindparam("target_ids", type_=ARRAY(Uuid())),
+            bindparam("ats", type_=ARRAY(UTCDateTime())),
+        )
+        .table_valued(
+            column("token_hash", String()),
+            column("now", UTCDateTime()),
+            column("target_id", Uuid()),
+            column("at", UTCDateTime()),
+            with_ordinality="position",
+        )
+        .render_derived(name="checks")
+    )
+    answer = onestep.statement(
+        func.array_agg,
+        token_hash=inputs.c.token_hash,
+        now=inputs.c.now,
+        target=inputs.c.target_id,
+        at=inputs.c.at,
+    ).lateral("answer")
+    return (
+        select(inputs.c.position, answer)
+        .select_from(inputs.outerjoin(answer, true()))
+        .order_by(inputs.c.position)
+    )
+
+
+BATCH_SQL = str(_batch_statement().compile(dialect=postgresql.psycopg.dialect()))  # type: ignore[no-untyped-call]
+
 
 class AccessReader:
-    """A small pool of asyncio psycopg connections for the access check (autocommit reads)."""
+    """Access checks over a small pool of asyncio psycopg connections (autocommit reads)."""
 
-    def __init__(self, engine: Engine, max_size: int = 8) -> None:
+    def __init__(
+        self, engine: Engine, max_size: int = 8, max_in_flight: int = MAX_IN_FLIGHT
+    ) -> None:
         from psycopg.rows import namedtuple_row
         from psycopg_pool import AsyncConnectionPool
 
@@ -47,11 +94,17 @@ class AccessReader:
             },
             name="openpim-access",
         )
+        self._max_in_flight = max(1, min(max_in_flight, max_size))
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
+        self._sending = 0
+        self._senders: set[asyncio.Task[None]] = set()  # held, so running ones are not collected
 
     async def open(self) -> None:
         await self._pool.open()
 
     async def close(self) -> None:
+        if self._senders:
+            await asyncio.gather(*self._senders, return_exceptions=True)
         await self._pool.close()
 
     async def check(
@@ -63,20 +116,78 @@ class AccessReader:
         settings: Settings,
     ) -> onestep.Answer:
         params = onestep.parameters(raw_token, user_id, now, at)
+        row = await self._ask(params)
+        return onestep.judge(row, now, at, user_id, settings, onestep.roles_of_array)
+
+    async def _ask(self, params: dict[str, Any]) -> Any:
+        """The statement's row for one check (None: no such token), sent with its neighbours."""
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((params, answer))
+        if self._sending < self._max_in_flight:
+            # Counted here and uncounted by the sender itself as it leaves (not by a done
+            # callback, which runs a loop turn later: a check arriving in between would find
+            # every place taken and wait for a sender that has already gone).
+            self._sending += 1
+            sender = asyncio.create_task(self._send_waiting())
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+        return await answer
+
+    async def _send_waiting(self) -> None:
         try:
-            row = await self._fetch(params)
+            await self._send_batches()
+        finally:
+            self._sending -= 1
+
+    async def _send_batches(self) -> None:
+        while self._waiting:
+            batch = [
+                (params, answer)
+                for params, answer in self._waiting[:MAX_BATCH]
+                if not answer.done()  # its request went away (client disconnect)
+            ]
+            del self._waiting[:MAX_BATCH]
+            if not batch:
+                continue
+            try:
+                rows = await self._fetch_retrying([params for params, _ in batch])
+            except Exception as exc:
+                for _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(exc)
+                continue
+            except BaseException:  # this sender cancelled (shutdown): so are its checks
+                for _, answer in batch:
+                    answer.cancel()
+                raise
+            for (_, answer), row in zip(batch, rows, strict=True):
+                if not answer.done():
+                    answer.set_result(row)
+
+    async def _fetch_retrying(self, batch: list[dict[str, Any]]) -> list[Any]:
+        try:
+            return await self._fetch(batch)
         except OperationalError:
             # A pooled connection that died (a server restart, a killed backend) is dropped
             # by the pool on its return; the read is safe to ask again on a fresh one, as the
             # threaded path's pre-ping would have.
-            row = await self._fetch(params)
-        return onestep.judge(row, now, at, user_id, settings, onestep.roles_of_array)
+            return await self._fetch(batch)
 
-    async def _fetch(self, params: dict[str, Any]) -> Any:
+    async def _fetch(self, batch: list[dict[str, Any]]) -> list[Any]:
+        arrays = {
+            "token_hashes": [params["token_hash"] for params in batch],
+            "nows": [params["now"] for params in batch],
+            "target_ids": [params["target_id"] for params in batch],
+            "ats": [params["at"] for params in batch],
+        }
         async with self._pool.connection() as conn:
             # prepare=True: planned once per connection, as the threaded path does.
-            cursor = await conn.execute(ACCESS_CHECK_SQL, params, prepare=True)
-            return await cursor.fetchone()
+            cursor = await conn.execute(BATCH_SQL, arrays, prepare=True)
+            rows = await cursor.fetchall()
+        # One row per check, in order (token hashes are unique); no token: the columns are NULL.
+        if len(rows) != len(batch):
+            raise RuntimeError(f"access check batch: {len(rows)} rows for {len(batch)} checks")
+        return [None if row.id is None else row for row in rows]
 
 
 def supported(engine: Engine) -> bool:

@@ -23,7 +23,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 
 from openpim.audit.writer import AuditEntry, record
 from openpim.auth.models import AuthToken
@@ -44,22 +44,28 @@ TOKEN_NAME_MAX_LENGTH = 200
 _tokens = cast(Table, AuthToken.__table__)
 _users = cast(Table, User.__table__)
 
-_BY_HASH = (
-    select(
-        _tokens.c.id,
-        _tokens.c.kind,
-        _tokens.c.expires_at,
-        _tokens.c.revoked_at,
-        _tokens.c.last_used_at,
-        _tokens.c.mfa_verified_at,
-        _tokens.c.user_id,
-        _users.c.directory_id,
-        _users.c.user_principal_name,
-        _users.c.enabled,
+
+def token_by_hash(token_hash: Any) -> Select[Any]:
+    """The token row and its user's facts for `token_hash` (a bind, or a column of a batch)."""
+    return (
+        select(
+            _tokens.c.id,
+            _tokens.c.kind,
+            _tokens.c.expires_at,
+            _tokens.c.revoked_at,
+            _tokens.c.last_used_at,
+            _tokens.c.mfa_verified_at,
+            _tokens.c.user_id,
+            _users.c.directory_id,
+            _users.c.user_principal_name,
+            _users.c.enabled,
+        )
+        .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id))
+        .where(_tokens.c.token_hash == token_hash)
     )
-    .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id))
-    .where(_tokens.c.token_hash == bindparam("token_hash"))
-)
+
+
+_BY_HASH = token_by_hash(bindparam("token_hash"))
 
 _TOUCH = (
     update(_tokens)
