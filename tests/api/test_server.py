@@ -64,8 +64,8 @@ def test_start_worker_false_overrides_the_setting(runtime: Runtime) -> None:
 def test_start_up_objects_are_frozen_while_serving(runtime: Runtime) -> None:
     """The lifespan hides start-up's objects from full GC passes while it serves (long pauses
     under load otherwise) and hands them back to the collector when it stops."""
-    assert gc.get_freeze_count() == 0
+    before = gc.get_freeze_count()  # another app serving in this process may have frozen some
     with TestClient(create_app(runtime=runtime, start_worker=False)) as client:
         assert client.get("/healthz").status_code == 200
-        assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() > before
     assert gc.get_freeze_count() == 0
