@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -282,6 +283,14 @@ def test_batched_checks_answer_each_caller(api: Api) -> None:
             assert [bool(a.roles) for a in done if not isinstance(a, BaseException)] == [
                 True, True, False, False
             ]  # fmt: skip
+
+            # An input the database refuses fails its own check only, not the batch it rode in.
+            good = [reader.check(raws[m.id], m.id, env.now, None, settings) for m in members]
+            bad = {**onestep.parameters(raws[members[0].id], members[0].id, env.now, None)}
+            bad["target_id"] = "not-a-uuid"
+            mixed = await asyncio.gather(reader._ask(bad), *good, return_exceptions=True)
+            assert isinstance(mixed[0], psycopg.DataError)
+            assert [bool(a.roles) for a in mixed[1:]] == [True, True, True, False, False]
 
             # One check after another on the same task: each finds a sender, though the last
             # one may only just be leaving (no wrapper task to give the loop a turn between).

@@ -16,11 +16,12 @@ waits for nothing.
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import OperationalError
+from psycopg import DataError, OperationalError
 from sqlalchemy import (
     Engine,
     String,
@@ -176,10 +177,17 @@ class AccessReader:
                 continue
             try:
                 rows = await self._fetch_retrying([params for params, _ in batch])
-            except Exception as exc:
-                for _, answer in batch:
-                    if not answer.done():
-                        answer.set_exception(exc)
+            except DataError:
+                if len(batch) == 1:
+                    _fail(batch)
+                    continue
+                # The database refused some check's input: ask each alone, so that one check
+                # fails and its neighbours get their answers.
+                for one in batch:
+                    await self._send_one(one)
+                continue
+            except Exception:
+                _fail(batch)
                 continue
             except BaseException:  # this sender cancelled (shutdown): so are its checks
                 for _, answer in batch:
@@ -188,6 +196,19 @@ class AccessReader:
             for (_, answer), row in zip(batch, rows, strict=True):
                 if not answer.done():
                     answer.set_result(row)
+
+    async def _send_one(self, check: tuple[dict[str, Any], asyncio.Future[Any]]) -> None:
+        params, answer = check
+        try:
+            rows = await self._fetch_retrying([params])
+        except Exception:
+            _fail([check])
+            return
+        except BaseException:
+            answer.cancel()
+            raise
+        if not answer.done():
+            answer.set_result(rows[0])
 
     async def _fetch_retrying(self, batch: list[dict[str, Any]]) -> list[Any]:
         try:
@@ -201,9 +222,9 @@ class AccessReader:
     async def _fetch(self, batch: list[dict[str, Any]]) -> list[Any]:
         arrays = {
             "token_hashes": ",".join([params["token_hash"] for params in batch]),
-            "nows": ",".join([params["now"].isoformat() for params in batch]),
+            "nows": ",".join([_utc_text(params["now"]) for params in batch]),
             "target_ids": ",".join([str(params["target_id"]) for params in batch]),
-            "ats": ",".join([params["at"].isoformat() for params in batch]),
+            "ats": ",".join([_utc_text(params["at"]) for params in batch]),
         }
         async with self._pool.connection() as conn:
             # prepare=True: planned once per connection, as the threaded path does.
@@ -213,6 +234,20 @@ class AccessReader:
         if len(rows) != len(batch):
             raise RuntimeError(f"access check batch: {len(rows)} rows for {len(batch)} checks")
         return [None if row.id is None else row for row in rows]
+
+
+def _fail(batch: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
+    """Hand the exception being handled to every check of `batch` still waiting."""
+    exc = sys.exc_info()[1]
+    assert exc is not None
+    for _, answer in batch:
+        if not answer.done():
+            answer.set_exception(exc)
+
+
+def _utc_text(instant: datetime) -> str:
+    # In UTC: PostgreSQL refuses offsets beyond +-15:59 that Python allows.
+    return (instant if instant.tzinfo is UTC else instant.astimezone(UTC)).isoformat()
 
 
 def supported(engine: Engine) -> bool:
