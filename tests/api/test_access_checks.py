@@ -277,6 +277,8 @@ def test_batched_checks_answer_each_caller(api: Api) -> None:
                 asyncio.ensure_future(reader.check(raws[m.id], m.id, env.now, None, settings))
                 for m in members
             ]
+            await asyncio.sleep(0)  # each has queued its check; the sender has not yet run
+            assert len(reader._waiting) == len(members)
             waiting[1].cancel()
             done = await asyncio.gather(*waiting, return_exceptions=True)
             assert isinstance(done[1], asyncio.CancelledError)
