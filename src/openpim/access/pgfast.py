@@ -16,7 +16,6 @@ waits for nothing.
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -173,42 +172,31 @@ class AccessReader:
                 if not answer.done()  # its request went away (client disconnect)
             ]
             del self._waiting[:MAX_BATCH]
-            if not batch:
-                continue
-            try:
-                rows = await self._fetch_retrying([params for params, _ in batch])
-            except DataError:
-                if len(batch) == 1:
-                    _fail(batch)
-                    continue
-                # The database refused some check's input: ask each alone, so that one check
-                # fails and its neighbours get their answers.
-                for one in batch:
-                    await self._send_one(one)
-                continue
-            except Exception:
-                _fail(batch)
-                continue
-            except BaseException:  # this sender cancelled (shutdown): so are its checks
-                for _, answer in batch:
-                    answer.cancel()
-                raise
-            for (_, answer), row in zip(batch, rows, strict=True):
-                if not answer.done():
-                    answer.set_result(row)
+            if batch:
+                await self._answer(batch)
 
-    async def _send_one(self, check: tuple[dict[str, Any], asyncio.Future[Any]]) -> None:
-        params, answer = check
+    async def _answer(self, batch: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
         try:
-            rows = await self._fetch_retrying([params])
-        except Exception:
-            _fail([check])
+            rows = await self._fetch_retrying([params for params, _ in batch])
+        except DataError as exc:
+            if len(batch) == 1:
+                _fail(batch, exc)
+                return
+            # The database refused some check's input: ask each alone, so that one check
+            # fails and its neighbours get their answers.
+            for one in batch:
+                await self._answer([one])
             return
-        except BaseException:
-            answer.cancel()
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        except BaseException:  # this sender cancelled (shutdown): so are its checks
+            for _, answer in batch:
+                answer.cancel()
             raise
-        if not answer.done():
-            answer.set_result(rows[0])
+        for (_, answer), row in zip(batch, rows, strict=True):
+            if not answer.done():
+                answer.set_result(row)
 
     async def _fetch_retrying(self, batch: list[dict[str, Any]]) -> list[Any]:
         try:
@@ -220,7 +208,7 @@ class AccessReader:
             return await self._fetch(batch)
 
     async def _fetch(self, batch: list[dict[str, Any]]) -> list[Any]:
-        arrays = {
+        lists = {
             "token_hashes": ",".join([params["token_hash"] for params in batch]),
             "nows": ",".join([_utc_text(params["now"]) for params in batch]),
             "target_ids": ",".join([str(params["target_id"]) for params in batch]),
@@ -228,7 +216,7 @@ class AccessReader:
         }
         async with self._pool.connection() as conn:
             # prepare=True: planned once per connection, as the threaded path does.
-            cursor = await conn.execute(BATCH_SQL, arrays, prepare=True)
+            cursor = await conn.execute(BATCH_SQL, lists, prepare=True)
             rows = await cursor.fetchall()
         # One row per check, in order (token hashes are unique); no token: the columns are NULL.
         if len(rows) != len(batch):
@@ -236,10 +224,7 @@ class AccessReader:
         return [None if row.id is None else row for row in rows]
 
 
-def _fail(batch: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
-    """Hand the exception being handled to every check of `batch` still waiting."""
-    exc = sys.exc_info()[1]
-    assert exc is not None
+def _fail(batch: list[tuple[dict[str, Any], asyncio.Future[Any]]], exc: Exception) -> None:
     for _, answer in batch:
         if not answer.done():
             answer.set_exception(exc)
