@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -34,6 +36,19 @@ HASHED_FIELDS = (
     "client_address",
     "http_request_id",
 )
+
+
+SORTED_FIELDS: tuple[str, ...] = tuple(sorted(HASHED_FIELDS))
+# canonical_json's output as a % template: json.dumps(sort_keys=True, separators=(",", ":"))
+# of the hashed fields, each value a ready JSON token. The bulk seed generator fills it.
+BODY_TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in SORTED_FIELDS) + "}"
+
+_encode: Callable[[str], str] = encode_basestring
+
+
+def text_token(value: str | None) -> str:
+    """The JSON token of a text value, exactly as json.dumps(ensure_ascii=False) writes it."""
+    return "null" if value is None else _encode(value)
 
 
 def _canonical_value(value: Any) -> Any:

@@ -6,17 +6,21 @@ the hash recomputed from the event's fields; and the chain head row names the la
 changed row breaks its own hash, a deleted row leaves a gap, swapped rows break the links, and a
 deleted tail no longer matches the head.
 
-Speed matters (millions of events), so this module builds no ORM objects and does not call
-`chain.canonical_json` per row: it reads plain text columns through the raw driver cursor and
-assembles the JSON body from a fixed template in sorted key order. The body is byte-identical
-to `chain.canonical_json` (the tests compare both on awkward values), so a chain written by
-`audit.writer` verifies here, and one verified here verifies there.
+Speed matters (millions of events), so no ORM objects are built and `chain.canonical_json` is
+not called per row. On PostgreSQL the database renders each event's canonical JSON body in the
+scan itself (`body_sql`, string functions in C; half the client CPU of rendering in Python) and
+this process only hashes it with the stored prev_hash and checks the links. On SQLite, whose
+string functions cost more per row than Python's, the scan reads the plain text columns and
+Python assembles the body from a fixed template in sorted key order. Both renderings are
+byte-identical to `chain.canonical_json` (tests compare them on awkward values), so a chain
+written by `audit.writer` verifies here, and one verified here verifies there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import operator
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -29,26 +33,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from openpim.audit.chain import GENESIS_HASH, HASHED_FIELDS
+from openpim.audit.chain import BODY_TEMPLATE, GENESIS_HASH, SORTED_FIELDS
 from openpim.db.session import Database, make_engine
 
 CHAIN_HEAD_ID = 1  # the writer's head row (openpim.audit.writer.CHAIN_HEAD_ID)
-
-SORTED_FIELDS: tuple[str, ...] = tuple(sorted(HASHED_FIELDS))
-# json.dumps(sort_keys=True, separators=(",", ":")) of the hashed fields, as a % template.
-BODY_TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in SORTED_FIELDS) + "}"
 
 UUID_FIELDS = frozenset(
     {"directory_id", "actor_id", "target_user_id", "role_id", "request_id", "schedule_id"}
 )
 INSTANT_FIELDS = frozenset({"occurred_at", "start_at", "end_at"})
-
-_encode: Callable[[str], str] = encode_basestring
-
-
-def text_token(value: str | None) -> str:
-    """The JSON token of a text value, exactly as json.dumps(ensure_ascii=False) writes it."""
-    return "null" if value is None else _encode(value)
 
 
 @dataclass(frozen=True)
@@ -60,29 +53,36 @@ class VerifyResult:
     last_seq: int = 0
 
 
-# --- reading -------------------------------------------------------------------------------
-# The scan selects seq, prev_hash, hash, then the hashed fields in SORTED_FIELDS order. Ids and
-# instants come back as text the database renders cheaply: uuids as 32 hex digits (SQLite keeps
-# them so) or in canonical dashed form (PostgreSQL), instants as naive UTC
-# 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLite keeps them so; PostgreSQL formats them).
+# --- PostgreSQL: the canonical body rendered by the database ---------------------------------
+# Each value is its JSON token: text through to_json (it escapes exactly the characters
+# json.dumps(ensure_ascii=False) does, the same way), ids in their canonical dashed form,
+# instants as 'YYYY-MM-DDTHH:MM:SS.ffffffZ' in UTC; NULL as null.
+
+
+def _postgresql_token(name: str) -> str:
+    if name == "seq":
+        return "seq::text"
+    if name in UUID_FIELDS:
+        return f"coalesce('\"'||{name}::text||'\"', 'null')"
+    if name in INSTANT_FIELDS:
+        utc = f"to_char({name} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+        return f"coalesce('\"'||{utc}||'Z\"', 'null')"
+    return f"coalesce(to_json({name})::text, 'null')"
+
+
+def body_sql() -> str:
+    """A PostgreSQL expression over one audit_events row: chain.canonical_json of that row."""
+    pieces = []
+    for i, name in enumerate(SORTED_FIELDS):
+        key = ("{" if i == 0 else ",") + f'"{name}":'
+        pieces.append(f"'{key}'||{_postgresql_token(name)}")
+    return "||".join(pieces) + "||'}'"
+
+
+# --- SQLite: the canonical body assembled in Python -----------------------------------------
+# The scan selects seq, prev_hash, hash, then the hashed fields in SORTED_FIELDS order, as
+# stored: ids as 32 hex digits, instants as naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff'.
 _OFFSET = 3
-_PG_INSTANT = "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-
-
-def _select_sql(dialect: str, lo: int, hi: int | None) -> str:
-    columns = []
-    for name in SORTED_FIELDS:
-        if dialect == "postgresql" and name in UUID_FIELDS:
-            columns.append(f"{name}::text")
-        elif dialect == "postgresql" and name in INSTANT_FIELDS:
-            columns.append(_PG_INSTANT.format(name))
-        else:
-            columns.append(name)
-    where = f"seq >= {int(lo)}" + ("" if hi is None else f" AND seq <= {int(hi)}")
-    return (
-        f"SELECT seq, prev_hash, hash, {', '.join(columns)} FROM audit_events "  # noqa: S608
-        f"WHERE {where} ORDER BY seq"
-    )
 
 
 def _instant_token(text: str) -> str:
@@ -102,15 +102,14 @@ class _UuidTokens:
         if len(h) != 32:
             token = '"' + str(uuid.UUID(h)) + '"'
         else:
-            h = h.lower()
-            token = f'"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"'
+            token = f'"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"'.lower()
         if len(self.cache) < self.limit:
             self.cache[h] = token
         return token
 
 
-def _body_function(hex_uuids: bool) -> Callable[[Sequence[Any]], str]:
-    """Build `row -> canonical JSON body` for a selected row, as one flat expression.
+def _sqlite_body_function() -> Callable[[Sequence[Any]], str]:
+    """Build `row -> canonical JSON body` for a selected SQLite row, as one flat expression.
 
     The expression is generated from SORTED_FIELDS (a constant) so it follows HASHED_FIELDS
     if that list ever changes; written out it is 21 near-identical lines. One expression
@@ -121,10 +120,8 @@ def _body_function(hex_uuids: bool) -> Callable[[Sequence[Any]], str]:
         col = f"r[{_OFFSET + i}]"
         if name == "seq":
             parts.append(col)  # an int: '%s' renders it as json.dumps does
-        elif name in UUID_FIELDS and hex_uuids:
-            parts.append(f"('null' if {col} is None else (CACHED({col}) or MAKE({col})))")
         elif name in UUID_FIELDS:
-            parts.append(f"""('null' if {col} is None else '"' + {col} + '"')""")
+            parts.append(f"('null' if {col} is None else (CACHED({col}) or MAKE({col})))")
         elif name in INSTANT_FIELDS:
             parts.append(
                 f"""('null' if {col} is None else '"' + {col}[:10] + 'T' + {col}[11:] + 'Z"' """
@@ -136,7 +133,7 @@ def _body_function(hex_uuids: bool) -> Callable[[Sequence[Any]], str]:
     tokens = _UuidTokens()
     namespace: dict[str, Any] = {
         "TEMPLATE": BODY_TEMPLATE,
-        "ENCODE": _encode,
+        "ENCODE": encode_basestring,
         "INSTANT": _instant_token,
         "CACHED": tokens.cache.get,
         "MAKE": tokens.make,
@@ -144,6 +141,31 @@ def _body_function(hex_uuids: bool) -> Callable[[Sequence[Any]], str]:
     exec(source, namespace)  # noqa: S102 - source built only from the constant field list
     body: Callable[[Sequence[Any]], str] = namespace["body"]
     return body
+
+
+def _select_sql(dialect: str, lo: int, hi: int | None) -> str:
+    values = body_sql() if dialect == "postgresql" else ", ".join(SORTED_FIELDS)
+    where = f"seq >= {int(lo)}" + ("" if hi is None else f" AND seq <= {int(hi)}")
+    return (
+        f"SELECT seq, prev_hash, hash, {values} FROM audit_events "  # noqa: S608
+        f"WHERE {where} ORDER BY seq"
+    )
+
+
+def _renderer(dialect: str) -> Callable[[Sequence[Any]], str]:
+    """`selected row -> canonical body` for the rows of _select_sql."""
+    if dialect == "postgresql":
+        return operator.itemgetter(_OFFSET)
+    if dialect == "sqlite":
+        return _sqlite_body_function()
+    raise NotImplementedError(f"audit verification does not support {dialect}")
+
+
+def rendered_bodies(conn: Connection) -> dict[int, str]:
+    """seq -> the body verification hashes for that event (for tests against canonical_json)."""
+    render = _renderer(conn.dialect.name)
+    rows = conn.exec_driver_sql(_select_sql(conn.dialect.name, 1, None)).all()
+    return {row[0]: render(row) for row in rows}
 
 
 def _stream(conn: Connection, sql: str, batch_size: int) -> Iterator[Sequence[Sequence[Any]]]:
@@ -183,9 +205,7 @@ class _Segment:
 
 def _scan(conn: Connection, lo: int, hi: int | None, batch_size: int) -> _Segment:
     dialect = conn.dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"audit verification does not support {dialect}")
-    body = _body_function(hex_uuids=dialect == "sqlite")
+    render = _renderer(dialect)
     seg = _Segment(lo, hi, last_seq=lo - 1)
     expected_seq, checked = lo, 0
     prev: str | None = None  # None until the segment's first row
@@ -202,7 +222,7 @@ def _scan(conn: Connection, lo: int, hi: int | None, batch_size: int) -> _Segmen
                     seg.broken_seq, seg.reason = seq, "prev_hash mismatch"
                     break
                 seg.first_prev = link  # checked against the previous segment by _combine
-            prev = sha256((link + body(row)).encode("utf-8")).hexdigest()
+            prev = sha256((link + render(row)).encode("utf-8")).hexdigest()
             if prev != row[2]:
                 seg.broken_seq, seg.reason = seq, "hash mismatch"
                 break

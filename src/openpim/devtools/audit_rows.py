@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from openpim.audit.chain import link_hash
-from openpim.audit.verify import BODY_TEMPLATE, text_token
+from openpim.audit.chain import BODY_TEMPLATE, link_hash, text_token
 from openpim.devtools.dataset import (
     DAY_US,
     Instants,
