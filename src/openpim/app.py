@@ -16,8 +16,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from openpim.access import pgfast
+from openpim.access import pgfast, sqlitefast
 from openpim.access.pgfast import AccessReader
+from openpim.access.sqlitefast import SqliteAccessReader
 from openpim.api import (
     access,
     alerts,
@@ -59,11 +60,16 @@ durations ISO-8601 (`PT1H`). Each route's `x-openpim-access` says who may call i
 """
 
 
-async def _open_access_reader(runtime: Runtime) -> AccessReader | None:
-    """The access check's asyncio PostgreSQL pool (access.pgfast), bound to this event loop."""
-    if not pgfast.supported(runtime.db.engine):
+async def _open_access_reader(runtime: Runtime) -> AccessReader | SqliteAccessReader | None:
+    """The event loop's access-check reader: an asyncio PostgreSQL pool (access.pgfast) or a
+    SQLite connection held for the loop (access.sqlitefast)."""
+    reader: AccessReader | SqliteAccessReader
+    if pgfast.supported(runtime.db.engine):
+        reader = AccessReader(runtime.db.engine)
+    elif sqlitefast.supported(runtime.db.engine):
+        reader = SqliteAccessReader(runtime.db.engine)
+    else:
         return None
-    reader = AccessReader(runtime.db.engine)
     await reader.open()
     return reader
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
-from openpim.access import checks, onestep, pgfast
+from openpim.access import checks, onestep, pgfast, sqlitefast
 from openpim.auth import tokens
 from openpim.auth.service import anonymous_actor
 from openpim.db import direct
@@ -304,3 +305,26 @@ def test_batched_checks_answer_each_caller(api: Api) -> None:
             await reader.close()
 
     asyncio.run(scenario())
+
+
+def test_held_sqlite_connection_reads_each_commit_and_pins_no_snapshot(api: Api) -> None:
+    """SQLite's access checks share one connection for the app's life (access.sqlitefast): each
+    check sees the latest commit, and between checks it holds no read transaction open, so a
+    full WAL checkpoint still completes."""
+    env: Env = api.env
+    if env.runtime.db.dialect != "sqlite":
+        pytest.skip("the held connection is SQLite's")
+    app = cast(FastAPI, api.client.app)
+    assert isinstance(app.state.access_reader, sqlitefast.SqliteAccessReader)
+    directory, admin = env.pim_directory()
+    member = env.user(directory, "member")
+    token = api.token(admin)
+    path = f"/access/users/{member.id}/roles/{PASSWORD_ADMIN}"
+    assert api.get(token, path).json() == {"active": False}
+    env.activated(member, PASSWORD_ADMIN)  # committed by another connection
+    assert api.get(token, path).json() == {"active": True}
+    with env.runtime.db.engine.connect() as conn:
+        busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    assert busy == 0
+    later = {"at": (env.now + timedelta(hours=2)).isoformat()}  # the activation's hour is over
+    assert api.get(token, path, params=later).json() == {"active": False}

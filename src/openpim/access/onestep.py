@@ -10,7 +10,8 @@ case) needs neither the caller's reader roles nor the target's directory: CASE k
 database from running those subqueries at all.
 
 PostgreSQL runs it on an asyncio connection (access.pgfast); SQLite on the driver connection
-(db.direct), where role ids come back as one comma-separated text per list. The rules applied
+(db.direct) of one connection held for the event loop (access.sqlitefast), where role ids come
+back as one comma-separated text per list. The rules applied
 to the answer are the ones of access.checks (`*_fast`), in the same order: invalid token, then
 a bad instant, then "may ask about this user"; tests hold the paths to the same answers.
 """
@@ -21,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Connection, Select, Table, Uuid, bindparam, case, func, null, select
 
@@ -110,6 +111,19 @@ class Answer:
     roles: frozenset[uuid.UUID]
     actor: Actor
     touch_due: bool
+
+
+class AsyncAccessReader(Protocol):
+    """What the app holds for the event loop's access checks (pgfast, sqlitefast)."""
+
+    async def check(
+        self,
+        raw_token: str,
+        user_id: uuid.UUID,
+        now: datetime,
+        at: datetime | None,
+        settings: Settings,
+    ) -> Answer: ...
 
 
 def parameters(

@@ -26,7 +26,6 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from openpim.access import checks, onestep
-from openpim.access.pgfast import AccessReader
 from openpim.api.inputs import StrictRoute, UtcDatetime
 from openpim.auth import tokens
 from openpim.auth.service import anonymous_actor
@@ -90,8 +89,9 @@ class Caller:
     token: str
     client_address: str | None
     request_id: str | None
-    # The app's asyncio PostgreSQL reader for the access check (None: not on PostgreSQL).
-    access_reader: AccessReader | None = None
+    # The app's reader for the access check on the event loop (access.pgfast on PostgreSQL,
+    # access.sqlitefast on SQLite); None without the app's lifespan or on other databases.
+    access_reader: onestep.AsyncAccessReader | None = None
 
     @contextmanager
     def unit(self) -> Iterator[Ctx]:
@@ -128,10 +128,11 @@ class Caller:
 
         The access check's hot path: one statement (access.onestep). On PostgreSQL it runs on an
         asyncio connection (access.pgfast: no thread hop, no ORM, one round trip); on SQLite on
-        the bare driver connection (db.direct), on the event-loop thread, since SQLite's reads
-        never wait. Any other database runs the same rules statement by statement
-        (access.checks) in the thread pool. The rare token touch (a write that may wait for a
-        lock) always goes to the thread pool.
+        the bare driver connection (db.direct) of the connection the app holds for it
+        (access.sqlitefast; a pooled one without the app's lifespan), on the event-loop thread,
+        since SQLite's reads never wait. Any other database runs the same rules statement by
+        statement (access.checks) in the thread pool. The rare token touch (a write that may
+        wait for a lock) always goes to the thread pool.
         """
         now = self.runtime.clock.now()
         reader = self.access_reader
