@@ -16,6 +16,7 @@ Budget: p99 and max under 50 ms for every kind.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -26,6 +27,8 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import configure_mappers
 
 from openpim.audit.query import AuditFilter, search_events
 from openpim.config import Settings
@@ -89,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     directory_id = uuid.UUID(admin["directory_id"])
     settings = Settings(database_url=args.database_url, run_worker_in_server=False)
     runtime = Runtime.from_settings(settings, FrozenClock(now + timedelta(minutes=1)))
+    # As the server does once started (openpim.app._freeze_startup_objects): mappers
+    # configured, then what start-up built kept out of the collector's full passes, which
+    # otherwise walk it all again (a 70 ms pause, measured, in whichever query set one off).
+    configure_mappers()
+    gc.freeze()
     actor = Actor(
         kind=ActorKind.USER,
         label=admin["user_principal_name"],
