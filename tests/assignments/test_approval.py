@@ -7,6 +7,7 @@ import pytest
 from openpim.access.service import active_role_ids
 from openpim.assignments import service
 from openpim.assignments.models import MemberType, RequestStatus
+from openpim.directory.models import User
 from openpim.kit.errors import Conflict, Forbidden, ValidationFailed
 from tests.assignments.helpers import activate, assign
 from tests.assignments.test_activate import _set_policy
@@ -65,6 +66,37 @@ def test_named_approver_only(env: Env) -> None:
         service.approve(ctx, request.id, "ok")  # a PRA is not a named approver here
     with env.ctx(approver) as ctx:
         service.approve(ctx, request.id, "ok")
+    assert _roles(env, bob.id) == {PASSWORD_ADMIN}
+
+
+def test_pras_decide_when_no_named_approver_can(env: Env) -> None:
+    """Named approvers who are disabled, or who are the asker, cannot act: the PRAs decide
+    rather than the request waiting out its deadline. Anyone else still cannot."""
+    directory, admin = env.pim_directory()
+    approver = env.user(directory, "approver")
+    bob = env.user(directory, "bob")
+    carol = env.user(directory, "carol")
+    _set_policy(
+        env,
+        directory.id,
+        PASSWORD_ADMIN,
+        require_approval_on_activation=True,
+        approver_ids=[str(approver.id), str(bob.id)],
+    )
+    env.eligible(bob, PASSWORD_ADMIN)
+    request = activate(env, bob, PASSWORD_ADMIN)
+    with env.ctx(admin) as ctx:
+        assert service.awaiting_my_decision(ctx, directory.id) == []  # the approver can act
+    with env.runtime.db.unit_of_work() as s:
+        gone = s.get(User, approver.id)
+        assert gone is not None
+        gone.enabled = False
+    with pytest.raises(Forbidden) as err, env.ctx(carol) as ctx:
+        service.approve(ctx, request.id, "not mine to decide")
+    assert err.value.code == "not_an_approver"
+    with env.ctx(admin) as ctx:
+        assert [r.id for r in service.awaiting_my_decision(ctx, directory.id)] == [request.id]
+        service.approve(ctx, request.id, "the named approver has left")
     assert _roles(env, bob.id) == {PASSWORD_ADMIN}
 
 

@@ -91,6 +91,23 @@ def test_without_named_approvers_the_pras_approve_and_a_denial_reaches_the_reque
     assert ["Decision", "not today"] in denied.content["facts"]
 
 
+def test_pending_approval_goes_to_the_pras_when_no_named_approver_can_act(env: Env) -> None:
+    """An approver disabled since being named, and the asker named as their own approver,
+    cannot decide: the request is mailed to the PRAs, who decide it (approval.can_decide)."""
+    directory, admin = _setup(env)
+    gone = env.user(directory, "gone")
+    user = env.user(directory, "asker")
+    env.eligible(user, PASSWORD_ADMIN)
+    _approval_settings(env, directory, [gone.id, user.id])
+    with env.runtime.db.unit_of_work() as s:
+        row = s.get(User, gone.id)
+        assert row is not None
+        row.enabled = False
+    activate(env, user, PASSWORD_ADMIN)
+    emails = _emails_by_event(env)
+    assert emails["request.pending_approval"] == {admin.user_principal_name}
+
+
 def test_members_and_admins_hear_about_assignments_but_not_a_members_own_deactivation(
     env: Env,
 ) -> None:

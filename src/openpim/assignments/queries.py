@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -203,6 +204,29 @@ def running_activations_of(ctx: Ctx, eligibility_id: uuid.UUID, now: datetime) -
         or_(Assignment.end_at.is_(None), Assignment.end_at > now),
     )
     return list(ctx.session.scalars(stmt))
+
+
+def able_approvers(
+    session: Session,
+    directory_id: uuid.UUID,
+    approvers: Iterable[uuid.UUID],
+    requester_ids: Iterable[uuid.UUID | None],
+) -> list[uuid.UUID]:
+    """The named approvers who can decide a request: enabled users of its directory, not the
+    member or requester themselves (nobody decides their own request)."""
+    cannot = set(requester_ids)
+    candidates = [a for a in approvers if a not in cannot]
+    if not candidates:
+        return []
+    return list(
+        session.scalars(
+            select(User.id).where(
+                User.id.in_(candidates),
+                User.directory_id == directory_id,
+                User.enabled.is_(True),
+            )
+        )
+    )
 
 
 def other_lasting_holders(

@@ -23,6 +23,7 @@ from sqlalchemy.orm.util import identity_key
 
 from openpim.access.service import active_role_ids
 from openpim.assignments.models import Assignment
+from openpim.assignments.queries import able_approvers
 from openpim.directory.models import User
 from openpim.notifications.addresses import canonical_address, is_address
 from openpim.notifications.catalog import Audience, EventSpec
@@ -176,8 +177,11 @@ def _default_users(
         named = [u for u in (as_uuid(v) for v in payload.get("approver_ids") or []) if u]
         if not named and settings is not None:
             named = list(settings.approver_ids)
-        if named:
-            return named
+        requesters = (facts.principal_id, facts.requester_id)
+        able = able_approvers(lookups.session, directory_id, named, requesters) if named else []
+        if able:
+            return able
+        # None named, or none of them can act: the PRAs decide (approval.can_decide).
     return lookups.holders(directory_id, MANAGER_ROLES)
 
 

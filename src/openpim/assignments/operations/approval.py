@@ -23,7 +23,12 @@ from openpim.assignments.models import (
 )
 from openpim.assignments.operations.activate import provision_activation, request_audit
 from openpim.assignments.operations.update import admin_extend, admin_renew
-from openpim.assignments.queries import find_eligibility_covering, load_request, overlapping
+from openpim.assignments.queries import (
+    able_approvers,
+    find_eligibility_covering,
+    load_request,
+    overlapping,
+)
 from openpim.audit.writer import record
 from openpim.auth.permissions import can_manage
 from openpim.directory.models import User
@@ -35,7 +40,12 @@ from openpim.policies.settings import MINIMUM_SCHEDULE
 
 
 def can_decide(ctx: Ctx, request: RoleRequest) -> bool:
-    """Named approvers decide activations; with none named, or for extensions, the PRAs do."""
+    """Named approvers decide activations; with none named, or for extensions, the PRAs do.
+
+    When none of the named approvers can act (each disabled, gone from the directory, or the
+    requester), the PRAs decide instead of the request waiting out its deadline: they could
+    name themselves in the role's settings anyway, so this grants them nothing new.
+    """
     if ctx.actor.user_id is not None and ctx.actor.user_id in (
         request.principal_id,
         request.requested_by_id,
@@ -44,7 +54,11 @@ def can_decide(ctx: Ctx, request: RoleRequest) -> bool:
     if request.action == RequestAction.SELF_ACTIVATE:
         approvers = get_role_settings(ctx, request.directory_id, request.role_id).approver_ids
         if approvers and ctx.actor.kind == ActorKind.USER:
-            return ctx.actor.user_id in approvers and ctx.actor.directory_id == request.directory_id
+            if ctx.actor.user_id in approvers and ctx.actor.directory_id == request.directory_id:
+                return True
+            requesters = (request.principal_id, request.requested_by_id)
+            if able_approvers(ctx.session, request.directory_id, approvers, requesters):
+                return False
     return can_manage(ctx, request.directory_id)
 
 
