@@ -11,9 +11,9 @@ database from running those subqueries at all.
 
 PostgreSQL runs it on an asyncio connection (access.pgfast); SQLite on the driver connection
 (db.direct) of one connection held for the event loop (access.sqlitefast), where role ids come
-back as one comma-separated text per list. The rules applied
-to the answer are the ones of access.checks (`*_fast`), in the same order: invalid token, then
-a bad instant, then "may ask about this user"; tests hold the paths to the same answers.
+back as one comma-separated text per list. The rules applied to the answer are the ones of
+access.checks (`*_fast`), in the same order: invalid token, then a bad instant, then "may ask
+about this user"; tests hold the paths to the same answers.
 """
 
 from __future__ import annotations

@@ -42,6 +42,8 @@ UUID_FIELDS = frozenset(
     {"directory_id", "actor_id", "target_user_id", "role_id", "request_id", "schedule_id"}
 )
 INSTANT_FIELDS = frozenset({"occurred_at", "start_at", "end_at"})
+# Every scan row starts with seq, prev_hash, hash; what renders the body follows from here.
+_OFFSET = 3
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,6 @@ def body_sql() -> str:
 # --- SQLite: the canonical body assembled in Python -----------------------------------------
 # The scan selects seq, prev_hash, hash, then the hashed fields in SORTED_FIELDS order, as
 # stored: ids as 32 hex digits, instants as naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff'.
-_OFFSET = 3
 
 
 def _instant_token(text: str) -> str:

@@ -178,7 +178,7 @@ def _default_users(
         if not named and settings is not None:
             named = list(settings.approver_ids)
         requesters = (facts.principal_id, facts.requester_id)
-        able = able_approvers(lookups.session, directory_id, named, requesters) if named else []
+        able = able_approvers(lookups.session, directory_id, named, requesters)
         if able:
             return able
         # None named, or none of them can act: the PRAs decide (approval.can_decide).

@@ -46,19 +46,17 @@ def can_decide(ctx: Ctx, request: RoleRequest) -> bool:
     requester), the PRAs decide instead of the request waiting out its deadline: they could
     name themselves in the role's settings anyway, so this grants them nothing new.
     """
-    if ctx.actor.user_id is not None and ctx.actor.user_id in (
-        request.principal_id,
-        request.requested_by_id,
-    ):
+    requesters = (request.principal_id, request.requested_by_id)
+    if ctx.actor.user_id is not None and ctx.actor.user_id in requesters:
         return False
-    if request.action == RequestAction.SELF_ACTIVATE:
+    if request.action == RequestAction.SELF_ACTIVATE and ctx.actor.kind == ActorKind.USER:
         approvers = get_role_settings(ctx, request.directory_id, request.role_id).approver_ids
-        if approvers and ctx.actor.kind == ActorKind.USER:
+        if approvers:
             if ctx.actor.user_id in approvers and ctx.actor.directory_id == request.directory_id:
                 return True
-            requesters = (request.principal_id, request.requested_by_id)
-            if able_approvers(ctx.session, request.directory_id, approvers, requesters):
-                return False
+            return can_manage(ctx, request.directory_id) and not able_approvers(
+                ctx.session, request.directory_id, approvers, requesters
+            )
     return can_manage(ctx, request.directory_id)
 
 
