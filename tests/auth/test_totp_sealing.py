@@ -16,6 +16,7 @@ from openpim.auth.mfa import (
     begin_totp_enrollment,
     confirm_totp_enrollment,
     open_secret,
+    seal_bare_secrets,
     seal_secret,
 )
 from openpim.auth.service import anonymous_actor, check_password, sign_in
@@ -115,6 +116,37 @@ def test_a_pending_secret_stored_before_sealing_is_sealed_when_confirmed(env: En
 
     active, _ = _stored(env, carol)
     assert active is not None and secret not in active and opened(env, active) == secret
+
+
+def test_seal_bare_secrets_seals_every_row_an_older_version_left_in_clear(env: Env) -> None:
+    directory = env.directory()
+    alice, bob = env.user(directory, "alice"), env.user(directory, "bob")
+    carol = env.user(directory, "carol", mfa=False)
+    pending = pyotp.random_base32()
+    with env.runtime.db.unit_of_work() as s:  # rows written by an older version
+        s.execute(
+            update(User)
+            .where(User.id == alice.id)
+            .values(totp_secret=env.totp_secrets[alice.id], totp_pending_secret=pending)
+        )
+        s.execute(update(User).where(User.id == carol.id).values(totp_pending_secret=pending))
+    untouched = _stored(env, bob)
+
+    with env.runtime.db.unit_of_work() as s:
+        assert seal_bare_secrets(s, env.runtime.settings) == 2
+
+    active, pending_stored = _stored(env, alice)
+    assert active is not None and pending_stored is not None
+    assert active.startswith("enc1:") and pending_stored.startswith("enc1:")
+    assert opened(env, active) == env.totp_secrets[alice.id]
+    assert opened(env, pending_stored) == pending
+    assert _stored(env, carol)[0] is None and opened(env, _stored(env, carol)[1] or "") == pending
+    assert _stored(env, bob) == untouched  # already sealed: not re-encrypted
+    with env.runtime.db.unit_of_work() as s:
+        assert seal_bare_secrets(s, env.runtime.settings) == 0
+    # The secret's value did not change: the enrolled authenticator still signs in.
+    set_password(env, alice)
+    assert attempt(env, alice.user_principal_name, PASSWORD, env.totp(alice)).ok
 
 
 def test_a_wrong_server_key_fails_closed_with_a_clear_error(env: Env) -> None:

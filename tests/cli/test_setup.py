@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyotp
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 import openpim.cli
@@ -39,6 +39,35 @@ def test_init_migrates_an_empty_database_and_says_how_to_bootstrap(tmp_path: Pat
     again = runner.invoke(openpim.cli.app, ["migrate"], env={"OPENPIM_DATABASE_URL": url})
     assert again.exit_code == 0, again.output
     assert f"is at revision {status['revision']}" in again.stdout
+
+
+def test_migrate_seals_authenticator_secrets_an_older_version_stored_in_clear(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'upgraded.db'}"
+    runner = CliRunner(env={"OPENPIM_SECRET_KEY": "upgrade-test-key-0123456789abcdef"})
+    assert runner.invoke(openpim.cli.app, ["init", "--database-url", url]).exit_code == 0
+    bootstrap = ["bootstrap", "--directory-name", "Contoso", "--domain", "contoso.example"]
+    bootstrap += ["--admin-upn", "ada@contoso.example", "--admin-name", "Ada", "--password-stdin"]
+    made = runner.invoke(
+        openpim.cli.app, [*bootstrap, "--database-url", url, "--json"], input=f"{PASSWORD}\n"
+    )
+    assert made.exit_code == 0, made.output
+    secret = json.loads(made.stdout)["totp_secret"]
+    engine = create_engine(url)
+    with engine.begin() as conn:  # as an older version stored it
+        conn.execute(text("UPDATE users SET totp_secret = :s"), {"s": secret})
+
+    result = runner.invoke(openpim.cli.app, ["migrate", "--database-url", url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["revision"] is not None  # the notice goes to stderr
+    assert "sealed 1 authenticator secret(s) stored in clear" in result.stderr
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT totp_secret FROM users")).scalar_one()
+    engine.dispose()
+    assert stored.startswith("enc1:") and secret not in stored
+    again = runner.invoke(openpim.cli.app, ["migrate", "--database-url", url])
+    assert again.exit_code == 0 and "sealed" not in again.stderr  # nothing left to seal
 
 
 def test_bootstrap_prints_the_secret_once_then_refuses_a_second_run(cli: Cli, env: Env) -> None:

@@ -6,8 +6,9 @@ clock drift either way is tolerated.
 
 Secrets are stored sealed with a key derived from OPENPIM_SECRET_KEY (openpim.kit.sealing),
 as "enc1:" + a Fernet token, so a database dump does not hand out second factors. Rows written
-before sealing hold the bare base32 secret (no ":" can occur in base32): they keep working and
-are sealed the next time the row is written (a successful code, an enrolment). A secret sealed
+before sealing hold the bare base32 secret (no ":" can occur in base32): they keep working, are
+sealed the next time the row is written (a successful code, an enrolment), and all of them at
+once by `seal_bare_secrets`, which `openpim migrate`, `init` and `serve` run. A secret sealed
 under another server key fails closed with `TotpSecretUnreadable`: no code is accepted until
 the key is restored or the user's MFA is reset.
 """
@@ -19,7 +20,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 import pyotp
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from openpim.access.service import active_role_ids
 from openpim.assignments.models import Assignment, Eligibility
@@ -84,6 +86,45 @@ def open_secret(settings: Settings, stored: str) -> str:
 
 def _sealed(settings: Settings, stored: str) -> str:
     return stored if is_sealed(stored) else seal_secret(settings, stored)
+
+
+_SEAL_BATCH = 1_000
+
+
+def seal_bare_secrets(session: Session, settings: Settings) -> int:
+    """Seal every TOTP secret (in force or pending) still stored bare by an older version, so a
+    database dump taken after an upgrade holds no second factors in clear. Returns how many
+    rows changed; idempotent. The secret's value is unchanged, so codes keep working."""
+    bare = or_(
+        and_(User.totp_secret.is_not(None), User.totp_secret.not_like(f"{SEALED_PREFIX}%")),
+        and_(
+            User.totp_pending_secret.is_not(None),
+            User.totp_pending_secret.not_like(f"{SEALED_PREFIX}%"),
+        ),
+    )
+    query = (
+        select(User.id, User.totp_secret, User.totp_pending_secret).where(bare).order_by(User.id)
+    )
+    sealed = 0
+    after: uuid.UUID | None = None
+    while True:
+        page = query if after is None else query.where(User.id > after)
+        rows = session.execute(page.limit(_SEAL_BATCH)).all()
+        if not rows:
+            return sealed
+        session.execute(
+            update(User),
+            [
+                {
+                    "id": user_id,
+                    "totp_secret": None if active is None else _sealed(settings, active),
+                    "totp_pending_secret": None if pending is None else _sealed(settings, pending),
+                }
+                for user_id, active, pending in rows
+            ],
+        )
+        sealed += len(rows)
+        after = rows[-1][0]
 
 
 def provisioning_uri(secret: str, account: str, issuer: str = "OpenPIM") -> str:

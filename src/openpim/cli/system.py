@@ -36,10 +36,19 @@ def _shown_url(url: str) -> str:
 
 
 def run_migrations(rt: Runtime) -> str | None:
-    """Alembic upgrade head plus the reference data (built-in roles, audit chain head)."""
+    """Alembic upgrade head plus the reference data (built-in roles, audit chain head), then
+    seal the authenticator secrets an older version stored in clear."""
+    from openpim.auth.mfa import seal_bare_secrets
     from openpim.db.migrate import current_revision, upgrade
 
     upgrade(rt.settings.database_url, clock=rt.clock)
+    with rt.db.unit_of_work() as session:
+        sealed = seal_bare_secrets(session, rt.settings)
+    if sealed:
+        typer.echo(
+            f"sealed {sealed} authenticator secret(s) stored in clear by an older version",
+            err=True,
+        )
     return current_revision(rt.settings.database_url)
 
 
