@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import openpim.cli
 from openpim.assignments.service import enable_pim
 from openpim.kit.context import Actor, ActorKind
+from tests.audit.tampering import rewrite_from
 from tests.cli.conftest import PASSWORD, Cli
 from tests.factories import PRA, Env
 
@@ -134,7 +135,12 @@ def test_audit_verify_names_the_first_tampered_event(cli: Cli, env: Env) -> None
     assert intact.exit_code == 0, intact.output
     count = cli.json(["audit", "verify"])["events"]
     assert count >= 3
-    assert intact.stdout.strip() == f"chain intact: {count} events"
+    head = cli(["audit", "head"]).stdout.strip()
+    assert head.startswith(f"{count}:") and len(head) == len(f"{count}:") + 64
+    assert intact.stdout.splitlines() == [
+        f"chain intact: {count} events",
+        f"head: {head} (keep it outside the database; pass it as --anchor)",
+    ]
 
     with env.runtime.db.unit_of_work() as session:
         session.execute(text("UPDATE audit_events SET target_label = 'mallory' WHERE seq = 2"))
@@ -143,10 +149,51 @@ def test_audit_verify_names_the_first_tampered_event(cli: Cli, env: Env) -> None
     assert "seq 2" in broken.stderr
     assert "hash mismatch" in broken.stderr
     report = json.loads(cli(["audit", "verify", "--json"]).stdout)
-    assert report == {"ok": False, "events": 1, "first_broken_seq": 2, "reason": "hash mismatch"}
+    assert report == {
+        "ok": False,
+        "events": 1,
+        "first_broken_seq": 2,
+        "reason": "hash mismatch",
+        "anchors_checked": None,
+        "head": None,
+    }
     # Ranges checked in two worker processes name the same first broken event.
     parallel = json.loads(cli(["audit", "verify", "--json", "--workers", "2"]).stdout)
     assert parallel["ok"] is False and parallel["first_broken_seq"] == 2
+
+
+def test_audit_verify_with_anchors_detects_a_rewritten_history(
+    cli: Cli, env: Env, tmp_path: Path
+) -> None:
+    args = ["bootstrap", "--directory-name", "Contoso", "--domain", "contoso.example"]
+    args += ["--admin-upn", "ada@contoso.example", "--admin-name", "Ada", "--password-stdin"]
+    cli.json(args, input=f"{PASSWORD}\n")
+    head = cli.json(["audit", "head"])
+    assert cli.json(["audit", "verify"])["head"] == head["anchor"]
+    anchors = tmp_path / "anchors"
+    anchors.write_text(f"# nightly\n{head['anchor']}\n")
+    held = cli(["audit", "verify", "--anchor", head["anchor"], "--anchors", str(anchors)])
+    assert held.exit_code == 0, held.output
+    assert "1 anchor(s) hold" in held.stdout
+
+    # Rewrite event 2 and recompute every hash after it: the chain alone verifies again.
+    rewrite_from(env, 2, target_label="mallory")
+    assert cli(["audit", "verify"]).exit_code == 0
+
+    rewritten = cli(["audit", "verify", "--anchors", str(anchors)])
+    assert rewritten.exit_code == 6
+    assert f"REWRITTEN: the event at seq {head['seq']} no longer has the anchored hash" in (
+        rewritten.stderr
+    )
+    report = cli(["audit", "verify", "--anchor", head["anchor"], "--json"])
+    assert json.loads(report.stdout)["reason"] == "anchor mismatch"
+
+    bad = cli(["audit", "verify", "--anchor", "12:abc"])
+    assert bad.exit_code == 2 and "expected SEQ:HASH" in bad.output
+    anchors.write_text("1:" + "0" * 64 + "\nnot an anchor\n")
+    assert "line 2" in cli(["audit", "verify", "--anchors", str(anchors)]).output
+    missing = cli(["audit", "verify", "--anchors", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "cannot read" in missing.output
 
 
 def test_audit_verify_uses_one_process_per_cpu_for_a_long_chain(env: Env) -> None:
@@ -182,4 +229,6 @@ def test_dev_seed_fills_an_empty_database(tmp_path: Path) -> None:
     assert printed == json.loads(summary.read_text())
     verify = CliRunner().invoke(openpim.cli.app, ["audit", "verify", "--database-url", url])
     assert verify.exit_code == 0, verify.output
-    assert verify.stdout.strip() == f"chain intact: {printed['audit_head']['last_seq']} events"
+    assert (
+        verify.stdout.splitlines()[0] == f"chain intact: {printed['audit_head']['last_seq']} events"
+    )

@@ -15,7 +15,9 @@ from openpim.api.download import attachment
 from openpim.api.inputs import UtcDatetime
 from openpim.api.scope import directory_of
 from openpim.audit import query
+from openpim.audit.anchors import Anchor, parse_anchor, verified_head
 from openpim.audit.models import AuditEvent
+from openpim.kit.errors import ValidationFailed
 
 router = APIRouter(tags=["audit"], route_class=StrictRoute)
 
@@ -82,6 +84,33 @@ class VerifyOut(BaseModel):
     last_seq: int
     first_broken_seq: int | None
     reason: str | None
+    # SEQ:HASH of the verified head, to keep outside the database and pass back as `anchor`.
+    head: str | None
+    anchors_checked: int
+
+
+MAX_ANCHORS = 100
+AnchorParam = Annotated[
+    list[str] | None,
+    Query(
+        description="SEQ:HASH recorded earlier (a verified `head`); the chain must still hold "
+        f"that hash at that seq, which detects a history rewritten with recomputed hashes. "
+        f"Repeatable, at most {MAX_ANCHORS}.",
+    ),
+]
+
+
+def _anchors(texts: list[str] | None) -> list[Anchor]:
+    texts = texts or []
+    if len(texts) > MAX_ANCHORS:
+        raise ValidationFailed(
+            f"At most {MAX_ANCHORS} anchors per request ({len(texts)} given).",
+            code="too_many_anchors",
+        )
+    try:
+        return [parse_anchor(text) for text in texts]
+    except ValueError as error:
+        raise ValidationFailed(str(error), code="invalid_anchor") from None
 
 
 async def audit_filter(
@@ -147,15 +176,19 @@ def events_csv(caller: CallerDep, flt: FilterDep) -> StreamingResponse:
     response_model=VerifyOut,
     openapi_extra=access(READER),
 )
-def verify(caller: CallerDep) -> VerifyOut:
+def verify(caller: CallerDep, anchor: AnchorParam = None) -> VerifyOut:
+    anchors = _anchors(anchor)
     with caller.read() as ctx:
-        result = query.verify(ctx, directory_of(ctx))
+        result = query.verify(ctx, directory_of(ctx), anchors)
+    head = verified_head(result)
     return VerifyOut(
         ok=result.ok,
         checked=result.checked,
         last_seq=result.last_seq,
         first_broken_seq=result.first_broken_seq,
         reason=result.reason,
+        head=None if head is None else str(head),
+        anchors_checked=len(set(anchors)) if result.ok else 0,
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Engine, Select, Table, or_, select, tuple_
 
+from openpim.audit.anchors import Anchor, check_anchors
 from openpim.audit.models import AuditEvent
 from openpim.audit.verify import VerifyResult, verify_chain
 from openpim.auth.permissions import require_read_all
@@ -368,12 +369,13 @@ def event_detail(event: AuditEvent) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def verify(ctx: Ctx, directory_id: uuid.UUID) -> VerifyResult:
-    """Check the whole audit hash chain. PIM's readers only; reads in its own snapshot."""
+def verify(ctx: Ctx, directory_id: uuid.UUID, anchors: Sequence[Anchor] = ()) -> VerifyResult:
+    """Check the whole audit hash chain, and that it still holds each anchor (a hash recorded
+    outside the database). PIM's readers only; reads in its own snapshot."""
     require_read_all(ctx, directory_id)
     bind = ctx.session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
-    return verify_chain(engine)
+    return check_anchors(engine, verify_chain(engine), anchors)
 
 
 __all__ = [

@@ -25,7 +25,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -51,8 +51,12 @@ class VerifyResult:
     ok: bool
     checked: int  # events whose link and hash were confirmed before the first break
     first_broken_seq: int | None
-    reason: str | None  # "hash mismatch", "sequence gap", "prev_hash mismatch", "head mismatch"
+    # "hash mismatch", "sequence gap", "prev_hash mismatch", "head mismatch"; with anchors
+    # (audit/anchors.py) also "anchor mismatch", "anchor beyond the chain"
+    reason: str | None
     last_seq: int = 0
+    # The verified head's hash: with last_seq, the anchor to record (None when broken).
+    head_hash: str | None = field(default=None, compare=False)
 
 
 # --- PostgreSQL: the canonical body rendered by the database ---------------------------------
@@ -265,10 +269,10 @@ def _combine(segments: Sequence[_Segment], head: tuple[int, str]) -> VerifyResul
         # A deleted tail: the first missing event is the one after the last one present.
         broken = min(head_seq, last_seq) + 1
         return VerifyResult(False, checked, broken, "head mismatch", last_seq)
-    return VerifyResult(True, checked, None, None, last_seq)
+    return VerifyResult(True, checked, None, None, last_seq, head_hash=head_hash)
 
 
-def _read_head(conn: Connection) -> tuple[int, str]:
+def read_head(conn: Connection) -> tuple[int, str]:
     head = conn.exec_driver_sql(
         f"SELECT last_seq, last_hash FROM audit_chain_head WHERE id = {CHAIN_HEAD_ID}"  # noqa: S608
     ).first()
@@ -277,7 +281,7 @@ def _read_head(conn: Connection) -> tuple[int, str]:
 
 def _verify_on(conn: Connection, batch_size: int) -> VerifyResult:
     # Reading the head first opens the transaction whose snapshot the event scan then shares.
-    head = _read_head(conn)
+    head = read_head(conn)
     return _combine([_scan(conn, 1, None, batch_size)], head)
 
 
@@ -304,7 +308,7 @@ def auto_workers(db: Database | Engine) -> int:
     """Worker processes for verifying this chain: one per CPU for a long chain, else one."""
     engine = db.engine if isinstance(db, Database) else db
     with engine.connect() as conn:
-        last_seq, _ = _read_head(conn)
+        last_seq, _ = read_head(conn)
         conn.rollback()
     return max(1, os.cpu_count() or 1) if last_seq >= PARALLEL_FROM_EVENTS else 1
 
@@ -318,7 +322,7 @@ def _verify_parallel(engine: Engine, workers: int, batch_size: int) -> VerifyRes
     workers in separate snapshots agree on them, and later appends wait for the next run.
     """
     with engine.connect() as conn:
-        head = _read_head(conn)
+        head = read_head(conn)
         conn.rollback()
     total = head[0]
     chunks = max(1, min(total, workers * 4))  # more ranges than workers evens out the load

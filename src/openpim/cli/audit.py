@@ -11,6 +11,14 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
+from openpim.audit.anchors import (
+    Anchor,
+    check_anchors,
+    current_anchor,
+    parse_anchor,
+    read_anchors,
+    verified_head,
+)
 from openpim.audit.query import MAX_PAGE as AUDIT_PAGE
 from openpim.audit.query import (
     AuditFilter,
@@ -20,7 +28,7 @@ from openpim.audit.query import (
     search_events,
     stream_csv,
 )
-from openpim.audit.verify import auto_workers, verify_chain
+from openpim.audit.verify import VerifyResult, auto_workers, verify_chain
 from openpim.cli.common import (
     EXIT_AUDIT_BROKEN,
     DatabaseUrl,
@@ -39,6 +47,40 @@ from openpim.cli.common import (
 audit_app = typer.Typer(help="The tamper-evident audit history.", no_args_is_help=True)
 
 
+def _anchors_given(anchor: list[str] | None, anchors_file: Path | None) -> list[Anchor]:
+    try:
+        given = [parse_anchor(text) for text in anchor or ()]
+        if anchors_file is not None:
+            try:
+                lines = anchors_file.read_text(encoding="utf-8").splitlines()
+            except OSError as error:
+                raise typer.BadParameter(
+                    f"cannot read {anchors_file}: {error.strerror}", param_hint="--anchors"
+                ) from None
+            given += read_anchors(lines)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--anchor/--anchors") from None
+    return given
+
+
+def _broken_message(result: VerifyResult) -> str:
+    if result.reason == "anchor mismatch":
+        return (
+            f"chain REWRITTEN: the event at seq {result.first_broken_seq} no longer has the "
+            f"anchored hash; the rewrite lies after seq {result.checked} (the last anchor that "
+            "still matches) and at or before it"
+        )
+    if result.reason == "anchor beyond the chain":
+        return (
+            f"chain REWRITTEN: it ends before the anchored seq {result.first_broken_seq} "
+            f"(events were removed and the chain rebuilt; {result.checked} confirmed by anchors)"
+        )
+    return (
+        f"chain BROKEN at seq {result.first_broken_seq}: {result.reason} "
+        f"({result.checked} events verified before it)"
+    )
+
+
 @audit_app.command("verify")
 def audit_verify(
     database_url: DatabaseUrl = None,
@@ -51,10 +93,26 @@ def audit_verify(
             "(0: one per CPU from a million events on, else one).",
         ),
     ] = 0,
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SEQ:HASH recorded earlier (from `audit head` or a passing verify); the "
+            "chain must still hold that hash at that seq. Repeatable.",
+        ),
+    ] = None,
+    anchors_file: Annotated[
+        Path | None,
+        typer.Option("--anchors", help="A file of anchors, one SEQ:HASH per line, # comments."),
+    ] = None,
 ) -> None:
-    """Check the whole hash chain; names the first broken sequence number if any."""
+    """Check the whole hash chain; names the first broken sequence number if any.
+
+    With anchors it also detects a history rewritten with recomputed hashes."""
+    given = _anchors_given(anchor, anchors_file)
     rt = open_runtime(database_url)
-    result = verify_chain(rt.db, workers=workers or auto_workers(rt.db))
+    chain = verify_chain(rt.db, workers=workers or auto_workers(rt.db))
+    result = check_anchors(rt.db.engine, chain, given)
+    head = verified_head(result)
     if json_out:
         emit_json(
             {
@@ -62,18 +120,31 @@ def audit_verify(
                 "events": result.last_seq if result.ok else result.checked,
                 "first_broken_seq": result.first_broken_seq,
                 "reason": result.reason,
+                "anchors_checked": len(set(given)) if result.ok else None,
+                "head": None if head is None else str(head),
             }
         )
     elif result.ok:
-        typer.echo(f"chain intact: {result.checked} events")
+        checked = f", {len(set(given))} anchor(s) hold" if given else ""
+        typer.echo(f"chain intact: {result.checked} events{checked}")
+        if head is not None:
+            typer.echo(f"head: {head} (keep it outside the database; pass it as --anchor)")
     else:
-        typer.echo(
-            f"chain BROKEN at seq {result.first_broken_seq}: {result.reason} "
-            f"({result.checked} events verified before it)",
-            err=True,
-        )
+        typer.echo(_broken_message(result), err=True)
     if not result.ok:
         raise typer.Exit(EXIT_AUDIT_BROKEN)
+
+
+@audit_app.command("head")
+def audit_head(database_url: DatabaseUrl = None, json_out: JsonFlag = False) -> None:
+    """Print the chain head as SEQ:HASH: keep it outside the database (a ticket, a log shipper,
+    write-once storage) and pass it to `audit verify --anchor` to detect a rewritten history."""
+    rt = open_runtime(database_url)
+    head = current_anchor(rt.db.engine)
+    if json_out:
+        emit_json({"seq": head.seq, "hash": head.hash, "anchor": str(head)})
+        return
+    typer.echo(str(head))
 
 
 class ExportFormat(StrEnum):
