@@ -27,8 +27,9 @@ from openpim.directory.models import Directory, User
 from openpim.policies.schemas import RoleSettingsUpdate
 from openpim.policies.service import update_role_settings
 from openpim.reports import service as reports
-from openpim.reports import statistics
-from openpim.reports.statistics import DayPoint, RoleStatistics, RoleSummary
+from openpim.reports.statistics import closed_days
+from openpim.reports.statistics.results import DayPoint, RoleStatistics, RoleSummary
+from openpim.reports.statistics.user_numbering import UserNumbering
 from openpim.roles.models import RoleDefinition
 from tests.alerts.helpers import grant, pim_setup
 from tests.factories import HELPDESK_ADMIN, PASSWORD_ADMIN, USER_ADMIN, Env
@@ -43,9 +44,9 @@ ROLES = (PASSWORD_ADMIN, USER_ADMIN, HELPDESK_ADMIN)
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
-    statistics.clear_cache()
+    closed_days.clear_cache()
     yield
-    statistics.clear_cache()
+    closed_days.clear_cache()
 
 
 def _midnight(day: date) -> datetime:
@@ -171,7 +172,7 @@ def _remembered(directory_id: uuid.UUID) -> dict[date, datetime]:
     """The closed days the statistics keep for a directory, and when each was counted."""
     return {
         day: entry.counted_at
-        for (_, directory, day), entry in statistics._cache.items()
+        for (_, directory, day), entry in closed_days._cache.items()
         if directory == directory_id
     }
 
@@ -268,13 +269,13 @@ def test_statistics_are_the_rows_for_every_range_cold_and_warm(env: Env) -> None
     directory = _history(env, seed=1)
     other = _history(env, seed=2)  # another directory: its days are kept apart
     for name, (since, until) in _ranges().items():
-        statistics.clear_cache()
+        closed_days.clear_cache()
         _check(env, directory.id, since, until)  # cold: counted and remembered
-        closed_days = name not in ("today", "a minute")
-        assert bool(_remembered(directory.id)) == closed_days
+        has_closed_days = name not in ("today", "a minute")
+        assert bool(_remembered(directory.id)) == has_closed_days
         _check(env, directory.id, since, until)  # warm
         _check(env, other.id, since, until)
-        assert bool(_remembered(other.id)) == closed_days
+        assert bool(_remembered(other.id)) == has_closed_days
         for role_id in ROLES:
             _check(env, directory.id, since, until, role_id)
 
@@ -385,13 +386,13 @@ def test_a_day_is_remembered_once_it_ended_five_minutes_ago(env: Env) -> None:
     ann = env.user(directory, "late")
     midnight = _midnight(NOW.date()) + DAY
     yesterday = midnight.date() - DAY
-    env.clock.set(midnight + statistics.SETTLED - TICK)
+    env.clock.set(midnight + closed_days.SETTLED - TICK)
     since = midnight - 10 * DAY
     _check(env, directory.id, since, env.now)
     assert yesterday not in _remembered(directory.id)
     _rows(env, [_activation(ann, USER_ADMIN, midnight - TICK, midnight + HOUR)])
     _check(env, directory.id, since, env.now)
-    env.clock.set(midnight + statistics.SETTLED)
+    env.clock.set(midnight + closed_days.SETTLED)
     got = _check(env, directory.id, since, env.now)
     assert yesterday in _remembered(directory.id)
     assert yesterday - DAY in _remembered(directory.id)
@@ -405,13 +406,13 @@ def test_a_row_written_outside_pim_shows_within_the_hour(env: Env) -> None:
     before = _check(env, directory.id, since, until)
     start = _midnight(NOW.date()) - 3 * DAY + HOUR
     _rows(env, [_activation(intruder, HELPDESK_ADMIN, start, start + HOUR)])
-    env.clock.advance(statistics.CACHE_TTL - TICK)
+    env.clock.advance(closed_days.CACHE_TTL - TICK)
     stale = _computed(env, directory.id, since, until)
     assert stale.days[-4] == before.days[-4]  # the remembered day: not yet
     env.clock.advance(TICK)
     after = _check(env, directory.id, since, until)
     assert after.days[-4].activations == before.days[-4].activations + 1
-    statistics.clear_cache()
+    closed_days.clear_cache()
     _check(env, directory.id, since, until)
 
 
@@ -428,13 +429,13 @@ def test_a_new_numbering_of_users_is_consistent(env: Env, monkeypatch: pytest.Mo
     ])  # fmt: skip
     since, until = _ranges()["month"]
     assert _check(env, directory.id, since, until).roles[0].distinct_users == 2
-    kept = dict(statistics._cache)
-    renewed = statistics._Numbering()  # the same users, numbered the other way round
-    renewed.numbers = {user: n for n, user in enumerate(reversed(statistics._numbering.numbers))}
-    monkeypatch.setattr(statistics, "_numbering", renewed)
-    statistics._cache.update(kept)  # as if a request under the old numbering stored them late
+    kept = dict(closed_days._cache)
+    renewed = UserNumbering()  # the same users, numbered the other way round
+    renewed.numbers = {user: n for n, user in enumerate(reversed(closed_days._numbering.numbers))}
+    monkeypatch.setattr(closed_days, "_numbering", renewed)
+    closed_days._cache.update(kept)  # as if a request under the old numbering stored them late
     _check(env, directory.id, since, until)
-    monkeypatch.setattr(statistics, "_MAX_NUMBERS", 1)
+    monkeypatch.setattr(closed_days, "_MAX_NUMBERS", 1)
     _check(env, directory.id, since, until)  # renews, counts again
     _check(env, _history(env, seed=7).id, since, until)
 

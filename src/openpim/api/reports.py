@@ -20,7 +20,7 @@ from openpim.api.download import CSV, attachment
 from openpim.api.scope import directory_of
 from openpim.reports import service as reports
 from openpim.reports.history import ReportFilter
-from openpim.reports.statistics import RoleStatistics
+from openpim.reports.statistics.results import RoleStatistics
 
 router = APIRouter(tags=["reports"], route_class=StrictRoute)
 

@@ -168,7 +168,8 @@ class Assignment(UUIDPrimaryKey, _ScheduleColumns, Base):
         Index("ix_assignments_eligibility", "eligibility_id"),
         # Activation history and alert scans read activations by time, and assigned
         # (permanent or time-bound) members by role. Role, principal and end make the
-        # activations' index covering for the per-role statistics (reports/statistics.py).
+        # activations' index covering for the per-role statistics
+        # (reports/statistics/activations.py).
         Index(
             "ix_assignments_activated_time",
             "directory_id",

@@ -27,7 +27,6 @@ from openpim.kit.context import Actor, Ctx
 from openpim.kit.errors import Forbidden, ValidationFailed
 from openpim.kit.pagination import require_page
 from openpim.reports import export
-from openpim.reports import statistics as statistics_module
 from openpim.reports.history import (
     ACTIVATION_COLUMNS,
     ACTIVATION_TEXT,
@@ -42,7 +41,9 @@ from openpim.reports.history import (
     change_statement,
     checked,
 )
-from openpim.reports.statistics import RoleStatistics, role_statistics
+from openpim.reports.statistics import closed_days
+from openpim.reports.statistics.report import role_statistics
+from openpim.reports.statistics.results import RoleStatistics
 
 if TYPE_CHECKING:
     from openpim.runtime import Runtime
@@ -202,7 +203,7 @@ def statistics(
 
 
 # The statistics page's closed days are counted again this often, well inside their hour in
-# the cache (statistics.CACHE_TTL), for the default range and each PIM directory.
+# the cache (closed_days.CACHE_TTL), for the default range and each PIM directory.
 STATISTICS_REFRESH = timedelta(minutes=20)
 
 
@@ -213,7 +214,7 @@ def refresh_statistics(runtime: Runtime, *, now: datetime | None = None) -> int:
     """
     instant = now or runtime.clock.now()
     key = runtime.db.engine.url
-    last = statistics_module.refreshed_at.get(key)
+    last = closed_days.refreshed_at.get(key)
     if last is not None and last <= instant < last + STATISTICS_REFRESH:
         return 0
     refreshed = 0
@@ -222,14 +223,14 @@ def refresh_statistics(runtime: Runtime, *, now: datetime | None = None) -> int:
             select(Directory.id).where(Directory.pim_enabled_at.is_not(None))
         ).all()
         for directory_id in directories:
-            statistics_module.refresh_closed_days(
+            closed_days.refresh_closed_days(
                 ctx.session,
                 directory_id,
                 instant - DEFAULT_STATS_RANGE - timedelta(days=1),
                 instant,
             )
             refreshed += 1
-    statistics_module.refreshed_at[key] = instant
+    closed_days.refreshed_at[key] = instant
     return refreshed
 
 

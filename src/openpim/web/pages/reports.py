@@ -20,7 +20,7 @@ from openpim.kit.context import Ctx
 from openpim.kit.errors import ValidationFailed
 from openpim.reports import service as reports
 from openpim.reports.history import ReportFilter
-from openpim.reports.statistics import RoleStatistics
+from openpim.reports.statistics.results import RoleStatistics
 from openpim.roles.service import list_roles
 from openpim.summaries import service as summaries
 from openpim.web import forms
