@@ -22,8 +22,9 @@ from openpim.policies.notification_rules import (
     Stage,
 )
 from openpim.policies.schemas import RoleSettingsOut, RoleSettingsUpdate
-from openpim.policies.service import read_role_settings, update_role_settings, validate_changes
+from openpim.policies.service import read_role_settings, update_role_settings
 from openpim.policies.settings import RoleSettings
+from openpim.policies.validation import validate_changes
 from tests.factories import PASSWORD_ADMIN, Env
 
 ACTIVATION_ADMIN = (Stage.ACTIVATION, RecipientType.ADMIN)

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from openpim.kit.errors import ValidationFailed
 from openpim.policies.notification_rules import NotificationRules
 from openpim.policies.schemas import RoleSettingsOut, RoleSettingsUpdate
-from openpim.policies.service import validate_changes
 from openpim.policies.settings import RoleSettings
+from openpim.policies.validation import validate_changes
 
 BOOL_FIELDS = (
     "require_mfa_on_activation",

@@ -11,7 +11,8 @@ import httpx
 
 from openpim.kit.errors import ValidationFailed
 
-# Dot-atom local part and a dotted DNS name (the same shape role settings accept).
+# Dot-atom local part and a dotted DNS name: what a mail relay will accept without surprises.
+# Role settings' extra recipients are checked with is_address too (policies/validation.py).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _EMAIL = re.compile(
     rf"{_ATEXT}(?:\.{_ATEXT})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+"

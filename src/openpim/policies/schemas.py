@@ -1,7 +1,8 @@
 """API shapes of role settings. Durations travel as ISO-8601 strings ("PT8H"), never bare numbers.
 
-Bounds live in the service (policies/service.py) so the API, the web pages and the CLI refuse the
-same values with the same error codes; these models only check types and refuse unknown fields.
+Bounds live in policies/validation.py (every change passes them in policies/service.py) so the
+API, the web pages and the CLI refuse the same values with the same error codes; these models
+only check types and refuse unknown fields.
 """
 
 from __future__ import annotations
