@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import text, update
 
 from openpim.assignments import service as assignments
+from openpim.auth import mfa
 from openpim.auth.mfa import (
     TotpSecretUnreadable,
     begin_totp_enrollment,
@@ -20,6 +21,7 @@ from openpim.auth.mfa import (
     seal_secret,
 )
 from openpim.auth.service import anonymous_actor, check_password, sign_in
+from openpim.config import Settings
 from openpim.directory.models import User
 from openpim.kit.sealing import Sealer, Unreadable
 from openpim.notifications.crypto import seal as seal_channel_secret
@@ -147,6 +149,34 @@ def test_seal_bare_secrets_seals_every_row_an_older_version_left_in_clear(env: E
     # The secret's value did not change: the enrolled authenticator still signs in.
     set_password(env, alice)
     assert attempt(env, alice.user_principal_name, PASSWORD, env.totp(alice)).ok
+
+
+def test_sealing_never_overwrites_a_secret_enrolled_meanwhile(
+    env: Env, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between reading a bare row and sealing it, the user re-enrols from another connection:
+    the new secret stays (on SQLite the stale write transaction is refused outright)."""
+    if not is_postgres:
+        pytest.skip("SQLite refuses a write from a transaction whose snapshot is stale")
+    alice = env.user(env.directory(), "alice")
+    with env.runtime.db.unit_of_work() as s:
+        s.execute(
+            update(User).where(User.id == alice.id).values(totp_secret=env.totp_secrets[alice.id])
+        )
+    enrolled_meanwhile = seal_secret(env.runtime.settings, pyotp.random_base32())
+    real_sealed = mfa._sealed
+
+    def sealed_during_an_enrolment(settings: Settings, stored: str) -> str:
+        with env.runtime.db.engine.begin() as other:
+            other.execute(
+                update(User).where(User.id == alice.id).values(totp_secret=enrolled_meanwhile)
+            )
+        return real_sealed(settings, stored)
+
+    monkeypatch.setattr(mfa, "_sealed", sealed_during_an_enrolment)
+    with env.runtime.db.unit_of_work() as s:
+        seal_bare_secrets(s, env.runtime.settings)
+    assert _stored(env, alice)[0] == enrolled_meanwhile
 
 
 def test_a_wrong_server_key_fails_closed_with_a_clear_error(env: Env) -> None:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import pyotp
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from openpim.access.service import active_role_ids
@@ -89,36 +89,48 @@ def _sealed(settings: Settings, stored: str) -> str:
 
 
 _SEAL_BATCH = 1_000
+_users = cast(Table, User.__table__)
+# Changes a row only if it still holds what was read: a secret enrolled meanwhile stays.
+_SEAL_ROW = (
+    update(_users)
+    .where(
+        _users.c.id == bindparam("row_id"),
+        _users.c.totp_secret.is_not_distinct_from(bindparam("read_secret")),
+        _users.c.totp_pending_secret.is_not_distinct_from(bindparam("read_pending")),
+    )
+    .values(totp_secret=bindparam("new_secret"), totp_pending_secret=bindparam("new_pending"))
+)
+
+
+def _bare(column: Any) -> ColumnElement[bool]:
+    return and_(column.is_not(None), column.not_like(f"{SEALED_PREFIX}%"))
 
 
 def seal_bare_secrets(session: Session, settings: Settings) -> int:
     """Seal every TOTP secret (in force or pending) still stored bare by an older version, so a
     database dump taken after an upgrade holds no second factors in clear. Returns how many
-    rows changed; idempotent. The secret's value is unchanged, so codes keep working."""
-    bare = or_(
-        and_(User.totp_secret.is_not(None), User.totp_secret.not_like(f"{SEALED_PREFIX}%")),
-        and_(
-            User.totp_pending_secret.is_not(None),
-            User.totp_pending_secret.not_like(f"{SEALED_PREFIX}%"),
-        ),
-    )
+    rows were found bare; idempotent. The secret's value is unchanged, so codes keep working."""
     query = (
-        select(User.id, User.totp_secret, User.totp_pending_secret).where(bare).order_by(User.id)
+        select(_users.c.id, _users.c.totp_secret, _users.c.totp_pending_secret)
+        .where(or_(_bare(_users.c.totp_secret), _bare(_users.c.totp_pending_secret)))
+        .order_by(_users.c.id)
     )
     sealed = 0
     after: uuid.UUID | None = None
     while True:
-        page = query if after is None else query.where(User.id > after)
+        page = query if after is None else query.where(_users.c.id > after)
         rows = session.execute(page.limit(_SEAL_BATCH)).all()
         if not rows:
             return sealed
         session.execute(
-            update(User),
+            _SEAL_ROW,
             [
                 {
-                    "id": user_id,
-                    "totp_secret": None if active is None else _sealed(settings, active),
-                    "totp_pending_secret": None if pending is None else _sealed(settings, pending),
+                    "row_id": user_id,
+                    "read_secret": active,
+                    "read_pending": pending,
+                    "new_secret": None if active is None else _sealed(settings, active),
+                    "new_pending": None if pending is None else _sealed(settings, pending),
                 }
                 for user_id, active, pending in rows
             ],
