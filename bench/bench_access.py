@@ -10,7 +10,9 @@ Each sample asks for the active roles of a random user of the dataset at one ins
 open connection (as a request handler holds one), and is timed on its own with perf_counter_ns.
 The target is a median at or below 50 microseconds. --compare also times the same statement
 through SQLAlchemy's ordinary Core execute ("core_path") and the statement the service ran
-before this benchmark (join on users + DISTINCT, Core execute: "original").
+before this benchmark (join on users + DISTINCT, Core execute: "original"). --baseline (on
+PostgreSQL) times a prepared `SELECT 1` on the same connection in the same run, the floor of any
+answer that asks the server, and prints the check's median as a multiple of it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,15 @@ def _core_path(conn: Connection, user_id: uuid.UUID, at: datetime) -> set[uuid.U
 
 def _original_path(conn: Connection, user_id: uuid.UUID, at: datetime) -> set[uuid.UUID]:
     return {row[0] for row in conn.execute(_ORIGINAL, {"user_id": user_id, "at": at})}
+
+
+def _round_trip(conn: Connection, user_id: uuid.UUID, at: datetime) -> set[uuid.UUID]:
+    """A prepared `SELECT 1` on the same driver connection: the floor any check that asks the
+    database pays (PostgreSQL only; --baseline)."""
+    with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute("SELECT 1", prepare=True)
+        cur.fetchall()
+    return set()
 
 
 def _measure(
@@ -105,6 +116,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--at", help="ISO instant to ask about (default: now)")
     parser.add_argument("--compare", action="store_true", help="also time the Core path")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also time a prepared SELECT 1 (one round trip, PostgreSQL) and give the ratio",
+    )
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
 
@@ -125,6 +141,11 @@ def main() -> None:
         rng = random.Random(args.seed)
         sample = [rng.choice(all_users) for _ in range(args.samples)]
         results["fast_path"] = _measure(active_role_ids, conn, sample, at, args.warmup)
+        if args.baseline and db.dialect == "postgresql":
+            trip = results["round_trip"] = _measure(_round_trip, conn, sample, at, args.warmup)
+            results["median_over_round_trip"] = round(
+                results["fast_path"]["median_us"] / trip["median_us"], 2
+            )
         if args.compare:
             results["core_path"] = _measure(_core_path, conn, sample, at, args.warmup)
             results["original"] = _measure(_original_path, conn, sample, at, args.warmup)

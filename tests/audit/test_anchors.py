@@ -97,7 +97,7 @@ def test_an_anchor_reads_back_as_printed(seq: int, digest: bytes) -> None:
 @pytest.mark.parametrize(
     "text",
     ["", "12", f"0:{_HASH}", f"-1:{_HASH}", f"1:{_HASH[:-1]}", f"1:{_HASH}0", f"1:{'g' * 64}",
-     f"x:{_HASH}", f"1;{_HASH}", f"{2**63}:{_HASH}"],
+     f"x:{_HASH}", f"1;{_HASH}", f"{2**63}:{_HASH}", f"\u0661:{_HASH}", f"1\u2003{_HASH}"],
 )  # fmt: skip
 def test_malformed_anchors_are_refused_with_the_expected_form(text: str) -> None:
     with pytest.raises(ValueError, match="expected SEQ:HASH"):

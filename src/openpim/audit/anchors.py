@@ -21,7 +21,8 @@ from sqlalchemy import Connection, Engine, bindparam, select
 from openpim.audit.models import AuditEvent
 from openpim.audit.verify import VerifyResult, read_head
 
-_ANCHOR = re.compile(r"^\s*(\d{1,19})\s*[:\s]\s*([0-9a-fA-F]{64})\s*$")
+# ASCII digits and white space only: \d and \s would also take other scripts' characters.
+_ANCHOR = re.compile(r"\s*([0-9]{1,19})\s*[:\s]\s*([0-9a-fA-F]{64})\s*", re.ASCII)
 _LOOKUP_CHUNK = 500
 
 
@@ -34,8 +35,8 @@ class Anchor(NamedTuple):
 
 
 def parse_anchor(text: str) -> Anchor:
-    """ "SEQ:HASH" (or "SEQ HASH") -> Anchor; ValueError with a readable message otherwise."""
-    found = _ANCHOR.match(text)
+    """Read "SEQ:HASH" (or "SEQ HASH"); ValueError with a readable message otherwise."""
+    found = _ANCHOR.fullmatch(text)
     seq = int(found.group(1)) if found else 0
     if found is None or seq < 1 or seq > 2**63 - 1:
         raise ValueError(
