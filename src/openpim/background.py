@@ -5,7 +5,8 @@ Three threads, so a slow part never delays a fast one:
 - notification delivery (openpim.notifications.delivery): sends the outbox, plus the expiry
   reminder and weekly digest scans;
 - housekeeping: scheduled alert scans (seconds at 100,000 users), access reviews that start,
-  end, auto-apply or recur, and keeping this process's report statistics counted.
+  end, auto-apply or recur, keeping this process's report statistics counted, and logging the
+  audit chain head for log shippers to keep as anchors (audit/anchors.py).
 All are safe with several processes at once (row locks and SKIP LOCKED), so each server
 process runs them (`openpim serve`) or a dedicated `openpim worker` does.
 """
@@ -16,6 +17,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from openpim.audit.anchors import HeadLog
 from openpim.runtime import Runtime
 
 log = logging.getLogger("openpim.background")
@@ -24,7 +26,7 @@ HOUSEKEEPING_INTERVAL_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 
 
-def housekeeping_once(runtime: Runtime) -> None:
+def housekeeping_once(runtime: Runtime, head_log: HeadLog | None = None) -> None:
     from openpim.alerts.service import scan_due
     from openpim.reports.service import refresh_statistics
     from openpim.reviews.service import reviews_due
@@ -32,14 +34,17 @@ def housekeeping_once(runtime: Runtime) -> None:
     scan_due(runtime)
     reviews_due(runtime)
     refresh_statistics(runtime)
+    if head_log is not None:
+        head_log.maybe_log(runtime.db.engine, runtime.clock.now())
 
 
 def _housekeeping_loop(runtime: Runtime, stop: threading.Event) -> None:
     from openpim.worker import describe_error
 
+    head_log = HeadLog(runtime.settings.audit_head_log_interval)
     while not stop.is_set():
         try:
-            housekeeping_once(runtime)
+            housekeeping_once(runtime, head_log)
         except Exception as exc:  # a failed pass is retried at the next interval
             log.error("housekeeping pass failed: %s", describe_error(exc))
         stop.wait(HOUSEKEEPING_INTERVAL_SECONDS)

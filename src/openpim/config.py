@@ -39,8 +39,11 @@ class Settings(BaseSettings):
     sign_in_failures_per_address: int = Field(default=10, ge=1)
     sign_in_failure_window: timedelta = Field(default=timedelta(minutes=5))
     approval_timeout: timedelta = Field(default=timedelta(hours=24))
-    audit_retention_days: int | None = Field(
-        default=None, description="Keep audit events this many days; empty keeps everything"
+    audit_head_log_interval: timedelta = Field(
+        default=timedelta(minutes=15),
+        ge=timedelta(0),
+        description="How often the background loops log the audit chain head (SEQ:HASH) when "
+        "it moved, for a log shipper to keep as anchors; PT0S turns it off",
     )
     log_level: str = Field(default="INFO")
     secret_key_file: str = Field(

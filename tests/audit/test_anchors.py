@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,6 +12,7 @@ from sqlalchemy import select
 
 from openpim.audit.anchors import (
     Anchor,
+    HeadLog,
     check_anchors,
     current_anchor,
     parse_anchor,
@@ -17,6 +21,7 @@ from openpim.audit.anchors import (
 )
 from openpim.audit.models import AuditEvent
 from openpim.audit.verify import VerifyResult, verify_chain
+from openpim.background import housekeeping_once
 from tests.audit.tampering import rewrite_from
 from tests.audit.test_verify import EVENTS, _sql, _write_events
 from tests.factories import Env
@@ -118,3 +123,36 @@ def test_an_anchors_file_skips_comments_and_names_a_bad_line() -> None:
     assert read_anchors(lines) == [Anchor(3, _HASH), Anchor(7, _HASH)]
     with pytest.raises(ValueError, match="line 2: 'oops'"):
         read_anchors([f"3:{_HASH}", "oops"])
+
+
+def test_the_head_is_logged_once_per_interval_and_only_when_it_moved(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="openpim.audit.anchors")
+    engine = env.runtime.db.engine
+    head_log = HeadLog(timedelta(minutes=15))
+    assert head_log.maybe_log(engine, env.now) is None  # an empty chain has no head to keep
+    _write_events(env, 2)
+    first = env.now
+    logged = head_log.maybe_log(engine, first)
+    assert logged == _anchor_at(env, 2)
+    assert caplog.messages == [f"audit chain head {logged}"]
+
+    _write_events(env, 1)  # (moves the test clock a minute or so)
+    assert head_log.maybe_log(engine, first + timedelta(minutes=14)) is None  # not yet due
+    later = first + timedelta(minutes=15)
+    assert head_log.maybe_log(engine, later) == _anchor_at(env, 3)
+    assert head_log.maybe_log(engine, later + timedelta(hours=1)) is None  # has not moved
+    assert len(caplog.messages) == 2
+    # The logged line is an anchor as `audit verify --anchors` reads it.
+    assert read_anchors([caplog.messages[-1].removeprefix("audit chain head ")]) == [
+        _anchor_at(env, 3)
+    ]
+    assert HeadLog(timedelta(0)).maybe_log(engine, later) is None  # PT0S: off
+
+
+def test_housekeeping_logs_the_head(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="openpim.audit.anchors")
+    _write_events(env, 1)
+    housekeeping_once(env.runtime, HeadLog(env.runtime.settings.audit_head_log_interval))
+    assert f"audit chain head {_anchor_at(env, 1)}" in caplog.messages

@@ -12,8 +12,10 @@ still there with the recorded hash.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, bindparam, select
@@ -22,6 +24,8 @@ from openpim.audit.models import AuditEvent
 from openpim.audit.verify import VerifyResult, read_head
 
 # ASCII digits and white space only: \d and \s would also take other scripts' characters.
+log = logging.getLogger("openpim.audit.anchors")
+
 _ANCHOR = re.compile(r"\s*([0-9]{1,19})\s*[:\s]\s*([0-9a-fA-F]{64})\s*", re.ASCII)
 _LOOKUP_CHUNK = 500
 
@@ -121,3 +125,26 @@ def check_anchors(
             verified, ok=False, checked=confirmed, first_broken_seq=anchor.seq, reason=reason
         )
     return verified
+
+
+class HeadLog:
+    """Logs the chain head ("audit chain head SEQ:HASH") at most once per `interval`, and only
+    when it moved, so a log shipper keeps anchors without anyone running `audit head`. Every
+    process that runs the background loops logs its own line; the lines agree."""
+
+    def __init__(self, interval: timedelta) -> None:
+        self.interval = interval
+        self._last: tuple[Anchor, datetime] | None = None
+
+    def maybe_log(self, engine: Engine, now: datetime) -> Anchor | None:
+        """The anchor logged by this call, if one was due."""
+        if self.interval <= timedelta(0):
+            return None
+        if self._last is not None and now - self._last[1] < self.interval:
+            return None
+        head = current_anchor(engine)
+        if head.seq < 1 or (self._last is not None and self._last[0] == head):
+            return None
+        log.info("audit chain head %s", head)
+        self._last = (head, now)
+        return head
