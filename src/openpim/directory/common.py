@@ -1,4 +1,4 @@
-"""Shared pieces of the directory services: name validation, lookups and the audit line."""
+"""Shared pieces of the directory services: name validation, lookups, inserts and the audit line."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import re
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from openpim.audit.writer import AuditEntry, record
 from openpim.directory.models import Directory, User
 from openpim.kit.context import Ctx
-from openpim.kit.errors import NotFound, ValidationFailed
+from openpim.kit.errors import Conflict, NotFound, ValidationFailed
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"^{_LABEL}(\.{_LABEL})+$")
@@ -67,6 +68,15 @@ def directory_row(ctx: Ctx, directory_id: uuid.UUID, *, lock: bool = False) -> D
     if directory is None:
         raise NotFound("No such directory.", code="directory_not_found")
     return directory
+
+
+def insert_or_conflict(ctx: Ctx, row: object, conflict: Conflict) -> None:
+    """Insert under a savepoint so a racing duplicate becomes a clear 409, not a dead session."""
+    try:
+        with ctx.session.begin_nested():
+            ctx.session.add(row)
+    except IntegrityError:
+        raise conflict from None
 
 
 def audit(
