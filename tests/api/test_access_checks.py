@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from openpim.access import checks, onestep, pgfast, sqlitefast
 from openpim.auth import tokens
-from openpim.auth.service import anonymous_actor
+from openpim.auth.anonymous import anonymous_actor
 from openpim.db import direct
 from openpim.kit.errors import DomainError
 from tests.api.helpers import Api

@@ -15,9 +15,12 @@ from sqlalchemy import func, select
 from openpim.assignments.models import Assignment, AssignmentType
 from openpim.audit.models import AuditEvent
 from openpim.auth import passwords
+from openpim.auth.anonymous import anonymous_actor
 from openpim.auth.mfa import open_secret
 from openpim.auth.models import AuthFailure, AuthToken
-from openpim.auth.service import Outcome, anonymous_actor, check_password, sign_in
+from openpim.auth.outcome import Outcome
+from openpim.auth.password_check import check_password
+from openpim.auth.sign_in import sign_in
 from openpim.auth.tokens import issue_session
 from openpim.directory.models import User
 from openpim.kit.context import Actor, ActorKind

@@ -5,13 +5,9 @@ from datetime import timedelta
 import pyotp
 import pytest
 
+from openpim.auth.mfa import begin_totp_enrollment, confirm_totp_enrollment, reset_totp
 from openpim.auth.models import AuthToken
-from openpim.auth.service import (
-    begin_totp_enrollment,
-    confirm_totp_enrollment,
-    reset_totp,
-    step_up,
-)
+from openpim.auth.step_up import step_up
 from openpim.directory.models import User
 from openpim.kit.errors import Conflict, Forbidden, MfaRequired, ValidationFailed
 from tests.auth.helpers import (

@@ -1,5 +1,6 @@
 """Sign-in verifies the password before its write unit opens, and the write unit re-checks
-whatever may have changed while the hash ran (see auth.service, "sign-in")."""
+whatever may have changed while the hash ran (see auth.password_check and
+auth.password_attempt)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from argon2 import PasswordHasher
 from sqlalchemy import update
 
 from openpim.auth import passwords
-from openpim.auth.service import PasswordCheck, anonymous_actor, check_password, sign_in
+from openpim.auth.anonymous import anonymous_actor
+from openpim.auth.password_check import PasswordCheck, check_password
+from openpim.auth.sign_in import sign_in
 from openpim.directory.models import User
 from openpim.kit.errors import RateLimited, Unauthorized
 from tests.auth.helpers import (

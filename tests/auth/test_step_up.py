@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 
 from openpim.auth.models import AuthToken
-from openpim.auth.service import create_api_token, step_up
+from openpim.auth.step_up import step_up
+from openpim.auth.tokens import create_api_token
 from openpim.kit.errors import Conflict, Forbidden, RateLimited, Unauthorized
 from tests.auth.helpers import audit_events, failure_count, reload, session, token_actor
 from tests.factories import Env

@@ -4,16 +4,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from openpim.auth.anonymous import anonymous_actor
 from openpim.auth.models import AuthToken
-from openpim.auth.service import (
-    anonymous_actor,
+from openpim.auth.tokens import (
     authenticate,
+    check_token,
     create_api_token,
     list_tokens,
     revoke_token,
     sign_out,
+    touch,
 )
-from openpim.auth.tokens import check_token, touch
 from openpim.directory.models import User
 from openpim.kit.context import Actor, ActorKind
 from openpim.kit.errors import Forbidden, MfaRequired, Unauthorized, ValidationFailed

@@ -12,6 +12,7 @@ from sqlalchemy import text, update
 
 from openpim.assignments import service as assignments
 from openpim.auth import mfa
+from openpim.auth.anonymous import anonymous_actor
 from openpim.auth.mfa import (
     TotpSecretUnreadable,
     begin_totp_enrollment,
@@ -20,7 +21,8 @@ from openpim.auth.mfa import (
     seal_bare_secrets,
     seal_secret,
 )
-from openpim.auth.service import anonymous_actor, check_password, sign_in
+from openpim.auth.password_check import check_password
+from openpim.auth.sign_in import sign_in
 from openpim.config import Settings
 from openpim.directory.models import User
 from openpim.kit.sealing import Sealer, Unreadable

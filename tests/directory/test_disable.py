@@ -9,8 +9,9 @@ from sqlalchemy import select
 from openpim.access.service import active_role_ids
 from openpim.assignments import service as assignments
 from openpim.assignments.models import Assignment, RequestStatus, RoleRequest
+from openpim.auth.anonymous import anonymous_actor
 from openpim.auth.models import AuthToken
-from openpim.auth.service import anonymous_actor, authenticate
+from openpim.auth.tokens import authenticate
 from openpim.directory import status
 from openpim.directory.models import User
 from openpim.directory.service import disable_user, enable_user

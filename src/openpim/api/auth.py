@@ -19,7 +19,9 @@ from openpim.api.deps import (
     request_id,
 )
 from openpim.api.scope import directory_of, token_of, user_of
-from openpim.auth import service as auth
+from openpim.auth import mfa, tokens
+from openpim.auth.anonymous import anonymous_actor
+from openpim.auth.password_check import check_password
 from openpim.auth.schemas import (
     ApiTokenCreate,
     ApiTokenCreated,
@@ -30,6 +32,8 @@ from openpim.auth.schemas import (
     TotpConfirmRequest,
     TotpEnrollmentOut,
 )
+from openpim.auth.sign_in import sign_in as auth_sign_in  # the handlers own the bare names
+from openpim.auth.step_up import step_up as auth_step_up
 from openpim.directory import service as directory
 from openpim.directory.models import User
 from openpim.directory.schemas import UserOut
@@ -52,12 +56,12 @@ def sign_in(body: SignInRequest, request: Request) -> SignInResponse:
     response: SignInResponse | None = None
     address, rid = client_address(request), request_id(request)
     # The password (argon2) is verified in a read transaction, so no writer waits for it.
-    with runtime.read(auth.anonymous_actor(), client_address=address, request_id=rid) as ctx:
-        check = auth.check_password(
+    with runtime.read(anonymous_actor(), client_address=address, request_id=rid) as ctx:
+        check = check_password(
             ctx, body.user_principal_name, body.password.get_secret_value(), body.directory_id
         )
-    with runtime.unit(auth.anonymous_actor(), client_address=address, request_id=rid) as ctx:
-        outcome = auth.sign_in(ctx, check, body.totp_code)
+    with runtime.unit(anonymous_actor(), client_address=address, request_id=rid) as ctx:
+        outcome = auth_sign_in(ctx, check, body.totp_code)
         if outcome.ok:
             raw, token = outcome.unwrap()
             user = ctx.session.get(User, token.user_id)
@@ -77,7 +81,7 @@ def sign_in(body: SignInRequest, request: Request) -> SignInResponse:
 def step_up(body: StepUpRequest, caller: CallerDep) -> TokenOut:
     result: TokenOut | None = None
     with caller.unit() as ctx:
-        outcome = auth.step_up(ctx, token_of(ctx), body.totp_code)
+        outcome = auth_step_up(ctx, token_of(ctx), body.totp_code)
         if outcome.ok:
             result = TokenOut.model_validate(outcome.unwrap())
     outcome.unwrap()
@@ -93,7 +97,7 @@ def step_up(body: StepUpRequest, caller: CallerDep) -> TokenOut:
 )
 def sign_out(caller: CallerDep) -> Response:
     with caller.unit() as ctx:
-        auth.sign_out(ctx)
+        tokens.sign_out(ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -109,7 +113,7 @@ def list_tokens(
     include_ended: bool = False,
 ) -> TokenListOut:
     with caller.read() as ctx:
-        rows = auth.list_tokens(ctx, user_of(ctx), kind=kind, include_ended=include_ended)
+        rows = tokens.list_tokens(ctx, user_of(ctx), kind=kind, include_ended=include_ended)
         return TokenListOut(value=[TokenOut.model_validate(t) for t in rows])
 
 
@@ -122,7 +126,7 @@ def list_tokens(
 )
 def create_token(body: ApiTokenCreate, caller: CallerDep) -> ApiTokenCreated:
     with caller.unit() as ctx:
-        raw, token = auth.create_api_token(ctx, body.name, body.expires_at)
+        raw, token = tokens.create_api_token(ctx, body.name, body.expires_at)
         return ApiTokenCreated(token=raw, details=TokenOut.model_validate(token))
 
 
@@ -134,7 +138,7 @@ def create_token(body: ApiTokenCreate, caller: CallerDep) -> ApiTokenCreated:
 )
 def revoke_token(token_id: uuid.UUID, caller: CallerDep) -> Response:
     with caller.unit() as ctx:
-        auth.revoke_token(ctx, token_id)
+        tokens.revoke_token(ctx, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -157,7 +161,7 @@ def me(caller: CallerDep) -> UserOut:
 )
 def enroll_mfa(caller: CallerDep) -> TotpEnrollmentOut:
     with caller.unit() as ctx:
-        enrollment = auth.begin_totp_enrollment(ctx, user_of(ctx))
+        enrollment = mfa.begin_totp_enrollment(ctx, user_of(ctx))
         return TotpEnrollmentOut(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri)
 
 
@@ -169,4 +173,4 @@ def enroll_mfa(caller: CallerDep) -> TotpEnrollmentOut:
 )
 def confirm_mfa(body: TotpConfirmRequest, caller: CallerDep) -> UserOut:
     with caller.unit() as ctx:
-        return UserOut.model_validate(auth.confirm_totp_enrollment(ctx, user_of(ctx), body.code))
+        return UserOut.model_validate(mfa.confirm_totp_enrollment(ctx, user_of(ctx), body.code))

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from openpim.access import checks, onestep
 from openpim.api.inputs import StrictRoute, UtcDatetime
 from openpim.auth import tokens
-from openpim.auth.service import anonymous_actor
+from openpim.auth.anonymous import anonymous_actor
 from openpim.db import direct
 from openpim.kit.context import Actor, Ctx
 from openpim.kit.errors import Unauthorized

@@ -17,7 +17,7 @@ from openpim.api.deps import (
     access,
 )
 from openpim.api.scope import directory_of
-from openpim.auth import service as auth
+from openpim.auth.mfa import reset_totp
 from openpim.directory import service as directory
 from openpim.directory.schemas import (
     DirectoryOut,
@@ -162,4 +162,4 @@ def set_password(user_id: uuid.UUID, body: PasswordSet, caller: CallerDep) -> Us
 )
 def reset_mfa(user_id: uuid.UUID, caller: CallerDep) -> UserOut:
     with caller.unit() as ctx:
-        return UserOut.model_validate(auth.reset_totp(ctx, user_id))
+        return UserOut.model_validate(reset_totp(ctx, user_id))

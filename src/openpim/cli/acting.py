@@ -20,7 +20,8 @@ from sqlalchemy import select
 from openpim.assignments import service as assignments
 from openpim.assignments.guards import prove_mfa
 from openpim.assignments.models import PENDING_STATUSES, RequestStatus
-from openpim.auth import service as auth
+from openpim.auth.password_check import check_password as auth_check_password  # wrapped below
+from openpim.auth.sign_in import confirm_password
 from openpim.cli.common import (
     DatabaseUrl,
     DirectoryOpt,
@@ -88,9 +89,9 @@ def check_password(rt: Runtime, who: Who) -> None:
     counted and audited in a short unit of their own."""
     password: str = typer.prompt(f"Password for {who.upn}", hide_input=True, err=True)
     with rt.read(operator(), client_address=CLI_ADDRESS) as ctx:
-        check = auth.check_password(ctx, who.upn, password, who.directory_id)
+        check = auth_check_password(ctx, who.upn, password, who.directory_id)
     with rt.unit(operator(), client_address=CLI_ADDRESS) as ctx:
-        outcome = auth.confirm_password(ctx, check, via="cli")
+        outcome = confirm_password(ctx, check, via="cli")
     error = outcome.error
     if error is not None and error.code == "invalid_credentials" and who.password_hash is None:
         raise Unauthorized(

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from openpim.auth.service import begin_totp_enrollment, confirm_totp_enrollment
+from openpim.auth.mfa import begin_totp_enrollment, confirm_totp_enrollment
 from openpim.cli.common import (
     DatabaseUrl,
     DirectoryOpt,

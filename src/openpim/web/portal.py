@@ -18,10 +18,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from openpim.api.deps import client_address, get_runtime, request_id
-from openpim.auth import service as auth
 from openpim.auth import tokens
+from openpim.auth.anonymous import anonymous_actor
 from openpim.auth.permissions import can_manage, can_read_all
-from openpim.auth.service import anonymous_actor
+from openpim.auth.step_up import step_up as auth_step_up  # portal.step_up wraps it
 from openpim.directory import service as directory_service
 from openpim.kit.context import Actor, Ctx
 from openpim.kit.errors import DomainError, Unauthorized
@@ -157,7 +157,7 @@ def step_up(portal: Portal, code: str) -> tuple[Portal, str | None, DomainError 
     raw: str | None = None
     with portal.unit() as (ctx, _viewer):
         assert ctx.actor.token_id is not None
-        outcome = auth.step_up(ctx, ctx.actor.token_id, code)
+        outcome = auth_step_up(ctx, ctx.actor.token_id, code)
         if outcome.ok:
             raw, _token = tokens.rotate_session(ctx)
     if not outcome.ok:

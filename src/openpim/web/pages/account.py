@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Response
 
-from openpim.auth import service as auth
+from openpim.auth.mfa import begin_totp_enrollment, confirm_totp_enrollment
 from openpim.kit.errors import DomainError
 from openpim.web.pages.auth import qr_svg
 from openpim.web.portal import Portal, PortalDep
@@ -31,7 +31,7 @@ def account(portal: PortalDep) -> Response:
 def mfa_start(portal: PortalDep, _csrf: CsrfProtected) -> Response:
     try:
         with portal.unit() as (ctx, viewer):
-            enrollment = auth.begin_totp_enrollment(ctx, viewer.user_id)
+            enrollment = begin_totp_enrollment(ctx, viewer.user_id)
     except DomainError as exc:
         return _page(portal, error=exc.message, status=exc.status)
     secret = enrollment.secret
@@ -53,7 +53,7 @@ def mfa_confirm(
 ) -> Response:
     try:
         with portal.unit() as (ctx, viewer):
-            auth.confirm_totp_enrollment(ctx, viewer.user_id, code)
+            confirm_totp_enrollment(ctx, viewer.user_id, code)
     except DomainError as exc:
         return _page(portal, error=exc.message, status=exc.status)
     return redirect(portal.request, "/account?msg=mfa_enrolled")

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Form, Query, Response
 from markupsafe import Markup
 
 from openpim.auth import mfa, tokens
-from openpim.auth import service as auth
+from openpim.auth.anonymous import anonymous_actor
+from openpim.auth.password_check import check_password
+from openpim.auth.sign_in import sign_in
 from openpim.directory import service as directory_service
 from openpim.kit.errors import DomainError, NotFound, RateLimited, Unauthorized
 from openpim.web import forms
@@ -149,9 +151,7 @@ def _end_previous_session(portal: PortalDep) -> None:
     if portal.token is None:
         return
     try:
-        with portal.runtime.unit(
-            auth.anonymous_actor(), client_address=portal.client_address
-        ) as ctx:
+        with portal.runtime.unit(anonymous_actor(), client_address=portal.client_address) as ctx:
             actor = tokens.authenticate(ctx, portal.token)
             ctx.actor = actor
             tokens.sign_out(ctx)
@@ -183,9 +183,9 @@ def sign_in_response(
                 directory_id = directory_service.directory_for_domain(ctx, chosen)
                 if directory_id is None:
                     directory_id = uuid.UUID(int=0)  # no such directory: the sign-in fails
-        check = auth.check_password(ctx, upn, password, directory_id)
+        check = check_password(ctx, upn, password, directory_id)
     with portal.anonymous() as ctx:
-        outcome = auth.sign_in(ctx, check, forms.text(totp_code))
+        outcome = sign_in(ctx, check, forms.text(totp_code))
     if not outcome.ok:
         error = outcome.error
         assert error is not None
