@@ -21,8 +21,10 @@ from openpim.auth.mfa import (
     seal_bare_secrets,
     seal_secret,
 )
+from openpim.auth.models import AuthToken
 from openpim.auth.password_check import check_password
 from openpim.auth.sign_in import sign_in
+from openpim.auth.step_up import step_up
 from openpim.config import Settings
 from openpim.directory.models import User
 from openpim.kit.sealing import Sealer, Unreadable
@@ -37,7 +39,9 @@ from tests.auth.helpers import (
     failure_count,
     opened,
     reload,
+    session,
     set_password,
+    token_actor,
 )
 from tests.factories import PASSWORD_ADMIN, Env
 
@@ -202,6 +206,21 @@ def test_a_wrong_server_key_fails_closed_with_a_clear_error(env: Env) -> None:
     # The row is left as it was: the right key still works.
     assert reload(env, User, alice.id).totp_last_step is None
     assert attempt(env, alice.user_principal_name, PASSWORD, env.totp(alice)).ok
+
+
+def test_a_wrong_server_key_refuses_a_step_up_and_audits_it(env: Env) -> None:
+    alice = env.user(env.directory(), "alice")
+    _, token = session(env, alice)
+    other = _with_key(env, "another-server-key-0123456789abcdef")
+
+    with other.unit(token_actor(env, alice, token), client_address=ADDRESS) as ctx:
+        outcome = step_up(ctx, token.id, env.totp(alice))
+
+    assert isinstance(outcome.error, TotpSecretUnreadable)
+    [event] = audit_events(env, "auth.step_up_failed")
+    assert "totp_secret_unreadable" in (event.detail or "")
+    assert failure_count(env) == 0  # the server's fault, not a guess
+    assert reload(env, AuthToken, token.id).mfa_verified_at is None
 
 
 def test_a_wrong_server_key_refuses_an_activation_that_needs_mfa(env: Env) -> None:

@@ -74,7 +74,13 @@ def step_up(ctx: Ctx, token_id: uuid.UUID, totp_code: str) -> Outcome[AuthToken]
             retry_after_seconds=refusal.retry_after_seconds,
         )
         return Outcome.refused(refusal.error())
-    if not mfa.consume_code(ctx, user, totp_code):
+    try:
+        accepted = mfa.consume_code(ctx, user, totp_code)
+    except mfa.TotpSecretUnreadable as unreadable:
+        # Fails closed, and audited as sign-in does; not the caller's fault, so not counted.
+        audit("auth.step_up_failed", "failure", reason="totp_secret_unreadable")
+        return Outcome.refused(unreadable)
+    if not accepted:
         ratelimit.record_failure(
             ctx, user_key=user.id, address=ctx.client_address, kind=FailureKind.TOTP
         )
