@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 
 from openpim.assignments import service as membership
+from openpim.audit.actions import KNOWN_ACTIONS
 from tests.factories import PASSWORD_ADMIN, Env
 from tests.web.helpers import Browser, text_of
 
@@ -72,3 +73,15 @@ def test_audit_paging_and_my_audit(env: Env, browser: Browser) -> None:
     assert browser.get("/audit").status_code == 403
     assert browser.get("/audit/export.csv").status_code == 403
     assert admin.user_principal_name not in text_of(first)
+
+
+def test_action_filter_offers_the_audit_catalogue(env: Env, browser: Browser) -> None:
+    _, admin = env.pim_directory()
+    browser.sign_in(admin)
+    page = browser.page("/audit?action=domain.added")
+    offered = set(re.findall(r'<option value="([a-z_]+\.[A-Za-z_]+)"', page))
+    assert offered == KNOWN_ACTIONS
+    # An action the catalogue knows stays chosen; one it does not is dropped, not queried.
+    assert '<option value="domain.added" selected>' in page
+    unknown = browser.page("/audit?action=request.pending_approval")
+    assert "selected>" not in unknown.split('id="f-action"', 1)[1].split("</select>", 1)[0]

@@ -1,1 +1,2 @@
-"""The tamper-evident audit history: writer (same transaction), hash chain, queries, verify."""
+"""The tamper-evident audit history: writer (same transaction), hash chain, queries, verify,
+the catalogue of action names."""

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response
 
 from openpim.api.download import attachment
 from openpim.audit import query as audit_query
+from openpim.audit.actions import ACTION_GROUPS, KNOWN_ACTIONS
 from openpim.directory import service as directory_service
 from openpim.kit.context import Ctx
 from openpim.kit.errors import ValidationFailed
@@ -26,53 +27,6 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 PAGE = 50
 RANGES = {"today": "Today", "week": "Past week", "month": "Past month", "custom": "Custom range"}
-ACTION_GROUPS: dict[str, tuple[str, ...]] = {
-    "Activations": (
-        "activation.activated", "activation.scheduled", "activation.requested",
-        "activation.deactivated", "activation.expired", "activation.ended",
-        "activation.shortened", "activation.failed",
-    ),
-    "Requests and decisions": (
-        "request.pending_approval", "request.pending_admin_decision", "request.approved",
-        "request.denied", "request.canceled", "request.timed_out", "request.selfExtend",
-        "request.selfRenew",
-    ),
-    "Assignments": (
-        "eligibility.added", "eligibility.updated", "eligibility.extended",
-        "eligibility.renewed", "eligibility.removed", "eligibility.ended", "eligibility.expired",
-        "eligibility.made_eligible", "eligibility.converted", "assignment.added",
-        "assignment.created", "assignment.updated", "assignment.extended", "assignment.renewed",
-        "assignment.removed", "assignment.ended", "assignment.expired",
-        "assignment.made_permanent", "assignment.converted", "assignment.changed",
-    ),
-    "Settings and PIM": ("policy.updated", "pim.enabled", "role.created", "role.renamed",
-                         "role.deleted"),
-    "Users and directories": (
-        "directory.created", "user.created", "user.disabled", "user.enabled",
-        "user.password_set",
-    ),
-    "Sign-in and MFA": (
-        "auth.signed_in", "auth.sign_in_failed", "auth.sign_in_rate_limited", "auth.signed_out",
-        "auth.session_rotated", "auth.step_up", "auth.step_up_failed",
-        "auth.step_up_rate_limited", "auth.password_failed", "auth.password_rate_limited",
-        "auth.mfa_failed", "auth.api_token_created", "auth.token_revoked",
-        "mfa.enrollment_started", "mfa.enrolled", "mfa.reset",
-    ),
-    "Alerts": ("alert.raised", "alert.resolved", "alert.dismissed", "alert.fixed",
-               "alert.config_updated"),
-    "Access reviews": (
-        "review.created", "review.started", "review.decided", "review.reminded",
-        "review.reset", "review.completed", "review.applied", "review.member_removed",
-        "review.deleted",
-    ),
-    "Notifications": (
-        "notifications.email_configured", "notifications.email_removed",
-        "notifications.webhook_added", "notifications.webhook_changed",
-        "notifications.webhook_removed", "notifications.test_sent",
-        "notifications.delivery_retried", "notifications.event_retried",
-    ),
-}  # fmt: skip
-KNOWN_ACTIONS = frozenset(a for group in ACTION_GROUPS.values() for a in group)
 
 
 @dataclass(frozen=True)
