@@ -37,13 +37,14 @@ from openpim.kit.context import Actor, ActorKind
 from openpim.runtime import Runtime
 
 BUDGET_MS = 50.0
+# Actions the server writes and the seed holds (openpim.audit.actions), common and rare alike.
 ACTIONS = (
-    "auth.sign_in",
-    "assignment.activate",
-    "assignment.expire",
-    "assignment.add_eligible",
-    "assignment.deactivate",
-    "review.decide",
+    "auth.signed_in",
+    "activation.activated",
+    "activation.expired",
+    "eligibility.added",
+    "activation.deactivated",
+    "review.decided",
 )
 
 
@@ -70,7 +71,7 @@ def filters(summary: dict[str, Any], now: datetime, n: int, rng: random.Random) 
             for k in range(n)
         ],
         "user+action": [
-            AuditFilter(target_user_id=users[k % len(users)], actions=("assignment.activate",))
+            AuditFilter(target_user_id=users[k % len(users)], actions=("activation.activated",))
             for k in range(n)
         ],
         "result=failure": [AuditFilter(result="failure") for _ in range(n)],

@@ -350,7 +350,7 @@ def cmd_access(args: argparse.Namespace) -> int:
             for query in (
                 f"role_id={role}",
                 f"user_id={user_id}",
-                "action=assignment.activate",
+                "action=activation.activated",
                 f"since=2026-10-27T00:00:00Z&until=2026-11-26T00:00:00Z&role_id={role}",
             ):
                 out = wrk(

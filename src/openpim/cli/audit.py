@@ -73,7 +73,8 @@ def _broken_message(result: VerifyResult) -> str:
     if result.reason == "anchor beyond the chain":
         return (
             f"chain REWRITTEN: it ends before the anchored seq {result.first_broken_seq} "
-            f"(events were removed and the chain rebuilt; {result.checked} confirmed by anchors)"
+            "(events were removed and the chain rebuilt; anchors confirm it up to seq "
+            f"{result.checked})"
         )
     return (
         f"chain BROKEN at seq {result.first_broken_seq}: {result.reason} "
