@@ -29,7 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, registry
 
 from openpim.db.base import UTCDateTime
-from openpim.graph.odata import BoolOp, Compare, Lit, Node, ODataError, Prop, QueryOptions
+from openpim.graph.odata.errors import ODataError
+from openpim.graph.odata.filter_tree import BoolOp, Compare, Lit, Node, Prop
+from openpim.graph.odata.query_options import QueryOptions
 from openpim.graph.query import (
     Field,
     Keyset,

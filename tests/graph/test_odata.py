@@ -10,21 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openpim.graph.odata import (
-    KEYWORDS,
-    BoolOp,
-    Compare,
-    Expand,
-    Lit,
-    Node,
-    ODataError,
-    Prop,
-    parse_expand,
-    parse_filter,
-    parse_options,
-    parse_select,
-    render_filter,
-)
+from openpim.graph.odata.errors import ODataError
+from openpim.graph.odata.filter_parser import KEYWORDS, parse_filter
+from openpim.graph.odata.filter_tree import BoolOp, Compare, Lit, Node, Prop, render_filter
+from openpim.graph.odata.query_options import parse_options
+from openpim.graph.odata.select_expand import Expand, parse_expand, parse_select
 
 LIST = frozenset({"$filter", "$select", "$expand", "$top", "$count", "$skiptoken"})
 GUID = uuid.UUID("62e90394-69f5-4237-9190-012177145e10")

@@ -24,7 +24,9 @@ from typing import Any, Generic, Literal, TypeVar
 from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
-from openpim.graph.odata import BoolOp, Compare, Lit, Node, ODataError, QueryOptions
+from openpim.graph.odata.errors import ODataError
+from openpim.graph.odata.filter_tree import BoolOp, Compare, Lit, Node
+from openpim.graph.odata.query_options import QueryOptions
 from openpim.graph.values import guid_or_none
 
 FieldKind = Literal["guid", "string", "datetime", "bool", "int"]

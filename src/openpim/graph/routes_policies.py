@@ -15,9 +15,11 @@ from pydantic import ValidationError
 
 from openpim.api.deps import MANAGER, READER, SIGNED_IN, CallerDep, access
 from openpim.api.scope import directory_of
-from openpim.graph import rules
 from openpim.graph.errors import bad_request, not_found, reject_unstorable
-from openpim.graph.odata import Expand, ODataError, QueryOptions, parse_options
+from openpim.graph.odata.errors import ODataError
+from openpim.graph.odata.query_options import QueryOptions, parse_options
+from openpim.graph.odata.select_expand import Expand
+from openpim.graph.policy_rules import catalogue, policy_items, rule_items, rule_patch
 from openpim.graph.shapes import Item
 from openpim.graph.web import (
     COUNT_OPTIONS,
@@ -46,7 +48,7 @@ def _key(item: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _settings(ctx: Ctx, policy_key: str) -> RoleSettings:
-    parsed = rules.parse_policy_id(policy_key)
+    parsed = policy_items.parse_policy_id(policy_key)
     directory_id = directory_of(ctx)
     if parsed is None or parsed[0] != directory_id:
         raise not_found(f"Role management policy {policy_key!r} does not exist.")
@@ -54,13 +56,14 @@ def _settings(ctx: Ctx, policy_key: str) -> RoleSettings:
 
 
 def _policy(ctx: Ctx, settings: RoleSettings, expand: Mapping[str, Expand]) -> Item:
-    item = rules.policy(settings)
+    item = policy_items.policy(settings)
     spec = expand.get("rules")
     if spec is not None:
         if spec.expand:
             raise ODataError("$expand inside rules is not supported.", unsupported=True)
         item["rules"] = [
-            project(r, spec.select) for r in rules.rules(settings, ctx.settings.approval_timeout)
+            project(r, spec.select)
+            for r in rule_items.rules(settings, ctx.settings.approval_timeout)
         ]
     return item
 
@@ -71,7 +74,7 @@ def _policy(ctx: Ctx, settings: RoleSettings, expand: Mapping[str, Expand]) -> I
 def _policies(request: Request, caller: CallerDep, count_only: bool) -> Response:
     opts = options(
         request,
-        fields=rules.POLICY_FIELDS,
+        fields=policy_items.POLICY_FIELDS,
         expandable=("rules",),
         allowed=COUNT_OPTIONS if count_only else LIST,
     )
@@ -82,7 +85,7 @@ def _policies(request: Request, caller: CallerDep, count_only: bool) -> Response
         request,
         opts,
         items=items,
-        fields=rules.POLICY_FIELDS,
+        fields=policy_items.POLICY_FIELDS,
         key=_key,
         context=POLICIES,
         count_only=count_only,
@@ -126,22 +129,22 @@ def get_policy(policy_key: str, request: Request, caller: CallerDep) -> Response
     openapi_extra=access(SIGNED_IN),
 )
 def list_rules(policy_key: str, request: Request, caller: CallerDep) -> Response:
-    opts = options(request, fields=rules.RULE_FIELDS, allowed=NO_EXPAND)
+    opts = options(request, fields=rule_items.RULE_FIELDS, allowed=NO_EXPAND)
     with caller.read() as ctx:
         settings = _settings(ctx, policy_key)
-        items = rules.rules(settings, ctx.settings.approval_timeout)
+        items = rule_items.rules(settings, ctx.settings.approval_timeout)
     return memory_collection(
         request,
         opts,
         items=items,
-        fields=rules.RULE_FIELDS,
+        fields=rule_items.RULE_FIELDS,
         key=_key,
         context=f"{POLICIES}('{policy_key}')/rules",
     )
 
 
-def _spec(rule_id: str) -> rules.RuleSpec:
-    spec = rules.RULES_BY_ID.get(rule_id)
+def _spec(rule_id: str) -> catalogue.RuleSpec:
+    spec = catalogue.RULES_BY_ID.get(rule_id)
     if spec is None:
         raise not_found(f"Rule {rule_id!r} does not exist.")
     return spec
@@ -156,7 +159,7 @@ def get_rule(policy_key: str, rule_id: str, request: Request, caller: CallerDep)
     opts = entity_options(request)
     spec = _spec(rule_id)
     with caller.read() as ctx:
-        item = rules.rule(_settings(ctx, policy_key), spec, ctx.settings.approval_timeout)
+        item = rule_items.rule(_settings(ctx, policy_key), spec, ctx.settings.approval_timeout)
     return entity_response(request, f"{POLICIES}('{policy_key}')/rules", item, opts)
 
 
@@ -180,7 +183,7 @@ def patch_rule(
     reject_unstorable(body)
     with caller.unit() as ctx:
         settings = _settings(ctx, policy_key)
-        changes = rules.changes_for(spec, body, settings, ctx.settings.approval_timeout)
+        changes = rule_patch.changes_for(spec, body, settings, ctx.settings.approval_timeout)
         try:
             update = RoleSettingsUpdate(**changes)
         except ValidationError as exc:
@@ -194,7 +197,7 @@ def patch_rule(
 
 
 def _assignment(ctx: Ctx, settings: RoleSettings, expand: Mapping[str, Expand]) -> Item:
-    item = rules.policy_assignment(settings)
+    item = policy_items.policy_assignment(settings)
     spec = expand.get("policy")
     if spec is not None:
         item["policy"] = project(_policy(ctx, settings, spec.expand), spec.select)
@@ -204,7 +207,7 @@ def _assignment(ctx: Ctx, settings: RoleSettings, expand: Mapping[str, Expand]) 
 def _assignments(request: Request, caller: CallerDep, count_only: bool) -> Response:
     opts: QueryOptions = options(
         request,
-        fields=rules.ASSIGNMENT_FIELDS,
+        fields=policy_items.ASSIGNMENT_FIELDS,
         expandable=("policy",),
         allowed=COUNT_OPTIONS if count_only else LIST,
     )
@@ -216,7 +219,7 @@ def _assignments(request: Request, caller: CallerDep, count_only: bool) -> Respo
         request,
         opts,
         items=items,
-        fields=rules.ASSIGNMENT_FIELDS,
+        fields=policy_items.ASSIGNMENT_FIELDS,
         key=_key,
         context=ASSIGNMENTS,
         count_only=count_only,
@@ -255,7 +258,7 @@ def count_policy_assignments(request: Request, caller: CallerDep) -> Response:
 def get_policy_assignment(assignment_key: str, request: Request, caller: CallerDep) -> Response:
     opts = entity_options(request, expandable=("policy",))
     _check_policy_expand(opts.expand)
-    parsed = rules.parse_assignment_id(assignment_key)
+    parsed = policy_items.parse_assignment_id(assignment_key)
     with caller.read() as ctx:
         if parsed is None or parsed[0] != directory_of(ctx):
             raise not_found(f"Policy assignment {assignment_key!r} does not exist.")

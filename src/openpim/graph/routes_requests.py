@@ -26,7 +26,7 @@ from openpim.assignments.models import MemberType, RoleRequest
 from openpim.graph import actions, shapes
 from openpim.graph.actions import Kind
 from openpim.graph.errors import bad_request, not_found, reject_unstorable
-from openpim.graph.odata import parse_options
+from openpim.graph.odata.query_options import parse_options
 from openpim.graph.query import Keyset
 from openpim.graph.values import guid_or_none
 from openpim.graph.web import (

@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from openpim.graph.errors import GraphError, bad_request
-from openpim.graph.odata import parse_offset_datetime
+from openpim.graph.odata.errors import ODataError
 
 _ISO_DURATION = re.compile(
     r"P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -75,6 +75,20 @@ def format_duration(value: timedelta) -> str:
     time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
     out = "P" + (f"{days}D" if days else "") + ("T" + time if time else "")
     return "PT0S" if out == "P" else out
+
+
+def parse_offset_datetime(text: str, *, what: str) -> datetime:
+    """An ISO-8601 datetime that carries its UTC offset; naive ones are refused (zone unknown)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ODataError(f"{what} {text!r} is not an ISO-8601 datetime.") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ODataError(
+            f"{what} {text!r} has no UTC offset; write it as e.g. 2026-01-05T09:00:00Z "
+            "(a '+' offset in a URL must be encoded as %2B)."
+        )
+    return value
 
 
 def parse_datetime(text: object, *, field: str) -> datetime:

@@ -19,14 +19,14 @@ from sqlalchemy import Select, func, select
 from openpim.directory.models import User
 from openpim.graph import shapes
 from openpim.graph.errors import GraphRoute
-from openpim.graph.odata import (
+from openpim.graph.odata.errors import ODataError
+from openpim.graph.odata.query_options import (
     ENTITY_OPTIONS,
     LIST_OPTIONS,
-    Expand,
-    ODataError,
     QueryOptions,
     parse_options,
 )
+from openpim.graph.odata.select_expand import Expand
 from openpim.graph.query import (
     Fields,
     Keyset,
