@@ -3,7 +3,9 @@
 Mount it with `openpim.web.install(app)`: the page routes plus /static.
 
 Every module in `openpim.web.pages` that defines a `router` is a group of pages and is
-included, in name order, so a new screen is one new module (no central list to edit).
+included, in name order, so a new screen is one new module (no central list to edit). A
+package counts as one module: its own `router` includes its sub-modules' routers, in the order
+it chooses (pages/alerts/, pages/notifications/).
 """
 
 from __future__ import annotations
