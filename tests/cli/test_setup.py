@@ -165,6 +165,8 @@ def test_audit_verify_names_the_first_tampered_event(cli: Cli, env: Env) -> None
 def test_audit_verify_with_anchors_detects_a_rewritten_history(
     cli: Cli, env: Env, tmp_path: Path
 ) -> None:
+    assert cli.json(["audit", "head"]) == {"seq": 0, "hash": None, "anchor": None}
+    assert "nothing to anchor yet" in cli(["audit", "head"]).stderr
     args = ["bootstrap", "--directory-name", "Contoso", "--domain", "contoso.example"]
     args += ["--admin-upn", "ada@contoso.example", "--admin-name", "Ada", "--password-stdin"]
     cli.json(args, input=f"{PASSWORD}\n")

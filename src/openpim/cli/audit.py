@@ -142,10 +142,19 @@ def audit_head(database_url: DatabaseUrl = None, json_out: JsonFlag = False) -> 
     write-once storage) and pass it to `audit verify --anchor` to detect a rewritten history."""
     rt = open_runtime(database_url)
     head = current_anchor(rt.db.engine)
+    empty = head.seq < 1  # nothing recorded yet: no anchor (a seq-0 one would be refused)
     if json_out:
-        emit_json({"seq": head.seq, "hash": head.hash, "anchor": str(head)})
-        return
-    typer.echo(str(head))
+        emit_json(
+            {
+                "seq": head.seq,
+                "hash": None if empty else head.hash,
+                "anchor": None if empty else str(head),
+            }
+        )
+    elif empty:
+        typer.echo("the audit chain is empty: nothing to anchor yet", err=True)
+    else:
+        typer.echo(str(head))
 
 
 class ExportFormat(StrEnum):
