@@ -68,6 +68,8 @@ def test_serve_migrates_an_empty_database_and_answers_from_two_processes(tmp_pat
         out, err = _stop(server, signal.SIGINT)
     assert server.returncode == 0, err
     assert "openpim bootstrap --directory-name" in out
+    # OpenPIM's own INFO lines reach the server's log (uvicorn configures only its loggers).
+    assert "openpim.background background loops started" in err
     status = CliRunner().invoke(openpim.cli.app, ["init", "--json", "--database-url", url])
     assert '"bootstrapped": false' in status.stdout
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import signal
 import threading
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import make_url, select
@@ -130,7 +131,29 @@ def serve(
         port=port,
         workers=workers,
         log_level=rt.settings.log_level.lower(),
+        log_config=_server_logging(rt.settings.log_level.upper()),
     )
+
+
+def _server_logging(level: str) -> dict[str, Any]:
+    """uvicorn's logging plus OpenPIM's own loggers: uvicorn configures only its own, so the
+    background loops' lines (worker, audit chain head for anchors) would otherwise be dropped
+    below WARNING. Handed to every server process by uvicorn."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["openpim"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(asctime)s %(levelprefix)s %(name)s %(message)s",
+        "use_colors": False,
+    }
+    config["handlers"]["openpim"] = {
+        "formatter": "openpim",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["openpim"] = {"handlers": ["openpim"], "level": level, "propagate": False}
+    return config
 
 
 def worker(
