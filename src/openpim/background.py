@@ -31,11 +31,11 @@ def housekeeping_once(runtime: Runtime, head_log: HeadLog | None = None) -> None
     from openpim.reports.service import refresh_statistics
     from openpim.reviews.service import reviews_due
 
+    if head_log is not None:  # first: cheap, and a failing scan must not hold the anchors back
+        head_log.maybe_log(runtime.db.engine, runtime.clock.now())
     scan_due(runtime)
     reviews_due(runtime)
     refresh_statistics(runtime)
-    if head_log is not None:
-        head_log.maybe_log(runtime.db.engine, runtime.clock.now())
 
 
 def _housekeeping_loop(runtime: Runtime, stop: threading.Event) -> None:
