@@ -125,6 +125,16 @@ def test_missing_totp_code_asks_for_it_without_counting_a_failure(env: Env) -> N
     error = attempt(env, alice.user_principal_name, PASSWORD, None).error
     assert isinstance(error, MfaRequired)
     assert failure_count(env) == 0
+    # Audited, so a right password whose code never comes (a stolen one) leaves a trace.
+    [event] = audit_events(env, "auth.sign_in_mfa_pending")
+    assert event.result == "interrupted" and event.target_user_id == alice.id
+    assert event.actor_id is None  # someone trying, not yet the user
+    assert event.client_address == ADDRESS
+    assert json.loads(event.detail or "{}")["reason"] == "mfa_required"
+    assert audit_events(env, "auth.sign_in_failed") == []
+    # A wrong password says nothing about MFA, and leaves no such event.
+    attempt(env, alice.user_principal_name, "not the password", None)
+    assert len(audit_events(env, "auth.sign_in_mfa_pending")) == 1
 
 
 def test_a_totp_code_is_accepted_once(env: Env) -> None:

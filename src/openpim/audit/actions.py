@@ -42,7 +42,8 @@ ACTION_GROUPS: Final[Mapping[str, tuple[str, ...]]] = {
         "user.enabled", "user.password_set",
     ),
     "Sign-in and MFA": (
-        "auth.signed_in", "auth.sign_in_failed", "auth.sign_in_rate_limited", "auth.signed_out",
+        "auth.signed_in", "auth.sign_in_mfa_pending", "auth.sign_in_failed",
+        "auth.sign_in_rate_limited", "auth.signed_out",
         "auth.session_rotated", "auth.step_up", "auth.step_up_failed",
         "auth.step_up_rate_limited", "auth.password_failed", "auth.password_rate_limited",
         "auth.mfa_failed", "auth.api_token_created", "auth.token_revoked",

@@ -29,7 +29,7 @@ def sign_in(
 
     Every credential failure gives the same "invalid_credentials" answer whether or not the
     account exists. Only a correct password without the TOTP code of an enrolled user answers
-    "mfa_required", so the client can ask for the code.
+    "mfa_required", so the client can ask for the code (audited as auth.sign_in_mfa_pending).
     """
     attempt, error = settle_password(
         ctx,
@@ -46,6 +46,17 @@ def sign_in(
     mfa_verified_at = None
     if user.mfa_enrolled:
         if not totp_code or not totp_code.strip():
+            # Audited (a right password that never sees its code is how a stolen password
+            # shows), not counted (no guess was wrong), and "interrupted", not a failure, as
+            # the portal's first step ends this way on every two-step sign-in.
+            audit_attempt(
+                ctx,
+                "auth.sign_in_mfa_pending",
+                check,
+                user,
+                result="interrupted",
+                detail={"reason": "mfa_required", "factor": FailureKind.TOTP},
+            )
             return Outcome.refused(
                 MfaRequired("Enter the code from your authenticator app.", code="mfa_required")
             )
