@@ -11,9 +11,9 @@ no credential: `sign_in` audits it as "interrupted" (auth.sign_in_mfa_pending: a
 whose code never comes is how a stolen password shows) and counts nothing. Of the audited
 refusals, these count towards the rate limit (an AuthFailure row, written by `Attempt.failed`):
 an unknown name, an account without a password, a wrong password, a wrong TOTP code, a
-disabled account. These do
-not, because they are not a guess: a refusal by the limit itself (see `openpim.auth.ratelimit`),
-a password changed while it was being verified, an unreadable TOTP secret (in `sign_in`).
+disabled account. These do not, because they are not a guess: a refusal by the limit itself
+(see `openpim.auth.ratelimit`), a password changed while it was being verified, an unreadable
+TOTP secret (in `sign_in`).
 Every credential failure answers the same "invalid_credentials", whether or not the account
 exists; "account_disabled" is said only after every factor checked out.
 """
