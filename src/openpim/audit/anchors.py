@@ -21,7 +21,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Engine, bindparam, select
 
 from openpim.audit.models import AuditEvent
-from openpim.audit.verify import VerifyResult, read_head
+from openpim.audit.verify import VerifyResult, read_head, verify_chain
 
 # ASCII digits and white space only: \d and \s would also take other scripts' characters.
 log = logging.getLogger("openpim.audit.anchors")
@@ -125,6 +125,11 @@ def check_anchors(
             verified, ok=False, checked=confirmed, first_broken_seq=anchor.seq, reason=reason
         )
     return verified
+
+
+def verify_anchored(engine: Engine, anchors: Iterable[Anchor], *, workers: int = 1) -> VerifyResult:
+    """The whole chain checked (`verify_chain`, in its own snapshot), then against `anchors`."""
+    return check_anchors(engine, verify_chain(engine, workers=workers), anchors)
 
 
 class HeadLog:

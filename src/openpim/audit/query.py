@@ -27,9 +27,9 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Engine, Select, Table, or_, select, tuple_
 
-from openpim.audit.anchors import Anchor, check_anchors
+from openpim.audit.anchors import Anchor, verify_anchored
 from openpim.audit.models import AuditEvent
-from openpim.audit.verify import VerifyResult, verify_chain
+from openpim.audit.verify import VerifyResult
 from openpim.auth.permissions import require_read_all
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Ctx
@@ -375,7 +375,7 @@ def verify(ctx: Ctx, directory_id: uuid.UUID, anchors: Sequence[Anchor] = ()) ->
     require_read_all(ctx, directory_id)
     bind = ctx.session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
-    return check_anchors(engine, verify_chain(engine), anchors)
+    return verify_anchored(engine, anchors)
 
 
 __all__ = [

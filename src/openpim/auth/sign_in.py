@@ -43,35 +43,26 @@ def sign_in(
     user = attempt.user
     assert user is not None
 
+    def audit_uncounted(action: str, result: str, reason: str) -> None:
+        """A TOTP-stage refusal that is no wrong guess: audited, not counted."""
+        detail = {"reason": reason, "factor": FailureKind.TOTP}
+        audit_attempt(ctx, action, check, user, result=result, detail=detail)
+
     mfa_verified_at = None
     if user.mfa_enrolled:
         if not totp_code or not totp_code.strip():
-            # Audited (a right password that never sees its code is how a stolen password
-            # shows), not counted (no guess was wrong), and "interrupted", not a failure, as
-            # the portal's first step ends this way on every two-step sign-in.
-            audit_attempt(
-                ctx,
-                "auth.sign_in_mfa_pending",
-                check,
-                user,
-                result="interrupted",
-                detail={"reason": "mfa_required", "factor": FailureKind.TOTP},
-            )
+            # Audited, as a right password that never sees its code is how a stolen password
+            # shows; "interrupted", not a failure, as the portal's first step ends this way on
+            # every two-step sign-in.
+            audit_uncounted("auth.sign_in_mfa_pending", "interrupted", "mfa_required")
             return Outcome.refused(
                 MfaRequired("Enter the code from your authenticator app.", code="mfa_required")
             )
         try:
             accepted = mfa.consume_code(ctx, user, totp_code)
         except mfa.TotpSecretUnreadable as unreadable:
-            # Fails closed: no code can be checked. Not the caller's fault, so not counted.
-            audit_attempt(
-                ctx,
-                "auth.sign_in_failed",
-                check,
-                user,
-                result="failure",
-                detail={"reason": "totp_secret_unreadable", "factor": FailureKind.TOTP},
-            )
+            # Fails closed: no code can be checked. Not the caller's fault.
+            audit_uncounted("auth.sign_in_failed", "failure", "totp_secret_unreadable")
             return Outcome.refused(unreadable)
         if not accepted:
             return Outcome.refused(attempt.failed(ctx, kind=FailureKind.TOTP, reason="bad_totp"))

@@ -13,11 +13,11 @@ import typer
 
 from openpim.audit.anchors import (
     Anchor,
-    check_anchors,
     current_anchor,
     parse_anchor,
     read_anchors,
     verified_head,
+    verify_anchored,
 )
 from openpim.audit.query import MAX_PAGE as AUDIT_PAGE
 from openpim.audit.query import (
@@ -28,7 +28,7 @@ from openpim.audit.query import (
     search_events,
     stream_csv,
 )
-from openpim.audit.verify import VerifyResult, auto_workers, verify_chain
+from openpim.audit.verify import VerifyResult, auto_workers
 from openpim.cli.common import (
     EXIT_AUDIT_BROKEN,
     DatabaseUrl,
@@ -111,8 +111,7 @@ def audit_verify(
     With anchors it also detects a history rewritten with recomputed hashes."""
     given = _anchors_given(anchor, anchors_file)
     rt = open_runtime(database_url)
-    chain = verify_chain(rt.db, workers=workers or auto_workers(rt.db))
-    result = check_anchors(rt.db.engine, chain, given)
+    result = verify_anchored(rt.db.engine, given, workers=workers or auto_workers(rt.db))
     head = verified_head(result)
     if json_out:
         emit_json(
