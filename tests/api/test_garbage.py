@@ -20,7 +20,18 @@ GET_ROUTES = [r for r in API_ROUTES if r.method == "GET"]
 HUGE = "x" * 200_000
 BAD_DOCUMENTS = [b"{not json", b'{"a": ', b"\xff\xfe", b"[]", b'"text"', b"12", b"true"]
 # Values wrong for any field: wrong JSON types, and text no database column may hold.
-ANY_FIELD = [HUGE, {"nested": {"deep": [1, 2]}}, [HUGE], 1e308, "a\u0000b", "\ud800"]
+ANY_FIELD = [
+    HUGE,
+    {"nested": {"deep": [1, 2]}},
+    [HUGE],
+    1e308,
+    float("nan"),  # json.dumps writes NaN and Infinity, which Python's parser reads back
+    float("-inf"),
+    10**30,
+    -(2**63) - 1,
+    "a\u0000b",
+    "\ud800",
+]
 UUID_FIELD = ["not-a-uuid", "", "00000000-0000-0000-0000-00000000000g", 123, True]
 TIME_FIELD = [
     "2026-01-05T09:00:00",  # naive: its zone would be a guess
@@ -158,6 +169,9 @@ def test_garbage_query_parameters_are_never_a_500(api: Api, route: RouteInfo) ->
         {"limit": "-1"},
         {"limit": "abc"},
         {"limit": "99999999999999999999"},
+        {"offset": "99999999999999999999"},
+        {"offset": str(2**63)},
+        {"offset": "-1"},
         {"at": "2026-01-05T09:00:00"},
         {"at": "0001-01-01T00:00:00+14:00", "since": "0001-01-01T00:00:00+14:00"},
         {"at": "9999-12-31T23:59:59-12:00", "until": "9999-12-31T23:59:59-12:00"},
@@ -192,6 +206,36 @@ def test_nul_characters_are_refused_wherever_they_come(api: Api) -> None:
     assert_problem(surrogate, 422, "unstorable_text")
     emoji = api.post(token, "/roles", {"display_name": "Ops \U0001f680"})
     assert emoji.status_code == 201, emoji.text
+
+
+def test_numbers_no_column_holds_are_refused_by_name(api: Api) -> None:
+    world, token = admin_setup(api)
+    path = f"/api/v1/roles/{world.role}/settings"
+    headers = {**bearer(token), "Content-Type": "application/json"}
+    for literal in (b"99999999999999999999", b"-9223372036854775809", b"NaN", b"-Infinity"):
+        body = b'{"eligible_max_days": ' + literal + b"}"
+        response = api.client.patch(path, headers=headers, content=body)
+        problem = assert_problem(response, 422, "number_out_of_range")
+        assert problem["field"] == "eligible_max_days", literal
+    # The largest 64-bit integer is storable, so the setting's own bound refuses it.
+    edge = api.client.patch(
+        path, headers=headers, content=b'{"eligible_max_days": 9223372036854775807}'
+    )
+    assert edge.status_code == 422 and edge.json()["code"] != "number_out_of_range", edge.text
+
+
+def test_every_integer_parameter_has_an_upper_bound(api: Api) -> None:
+    """An unbounded integer in the query or path reaches the database as LIMIT, OFFSET or a
+    key; past 64 bits PostgreSQL refuses it with an error the client would see as a 500."""
+    unbounded = []
+    for path, operations in api.client.get("/openapi.json").json()["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                for option in schema.get("anyOf", [schema]):
+                    if option.get("type") == "integer" and "maximum" not in option:
+                        unbounded.append(f"{method.upper()} {path} {parameter['name']}")
+    assert unbounded == []
 
 
 def test_instants_that_do_not_exist_in_utc_are_refused(api: Api) -> None:

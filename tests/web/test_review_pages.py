@@ -244,6 +244,14 @@ def test_a_reviewer_decides_and_a_concurrent_decision_is_explained(
     assert changed.status_code == 303
     assert changed.headers["location"] == f"/my-reviews/{review.id}?view=all&msg=decided"
     assert items(env, review.id)["bob:Eligible"].decision == "DontKnow"
+    # A version no item can have, one past what a 64-bit column holds, is refused as input.
+    for impossible in (str(2**63), "9" * 30):
+        beyond = second_browser.post(
+            path.format(bob_item.id),
+            {"decision": "Deny", "expected_version": impossible, "view": "all"},
+        )
+        assert beyond.status_code == 422, (impossible, beyond.status_code)
+    assert items(env, review.id)["bob:Eligible"].decision == "DontKnow"
 
     # Forged (no token) or by someone who is not a reviewer: refused, nothing changes.
     forged = browser.post(path.format(bob_item.id), {"decision": "Deny"}, csrf=False)

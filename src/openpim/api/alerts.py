@@ -27,6 +27,7 @@ from openpim.alerts.schemas import (
     ScanOutcomeOut,
 )
 from openpim.api.deps import MANAGER, READER, CallerDep, StrictRoute, access
+from openpim.api.inputs import Offset
 from openpim.api.scope import directory_of
 
 router = APIRouter(tags=["alerts"], route_class=StrictRoute)
@@ -67,7 +68,7 @@ def list_incidents(
     status: Annotated[str | None, Query(max_length=16)] = None,
     alert_type: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=alerts.MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> IncidentListOut:
     with caller.read() as ctx:
         rows = alerts.list_incidents(
@@ -87,7 +88,7 @@ def get_incident(
     caller: CallerDep,
     incident_id: uuid.UUID,
     limit: Annotated[int, Query(ge=1, le=alerts.MAX_PAGE)] = alerts.MAX_PAGE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> IncidentDetailOut:
     with caller.read() as ctx:
         return IncidentDetailOut.of(

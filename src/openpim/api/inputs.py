@@ -5,20 +5,24 @@
   character and passes.
 - Instants that do not exist in UTC: "0001-01-01T00:00:00+14:00" is a valid ISO-8601 string,
   but in UTC it falls before year 1, and every comparison or conversion of it would fail.
+- Numbers no column holds: integers outside 64 bits (PostgreSQL's bigint refuses them with an
+  error, SQLite's driver with an OverflowError) and the non-finite NaN and Infinity, which
+  Python's JSON parser accepts although JSON has no such values.
 
-Bodies are checked by StrictRoute (any JSON string, wherever it sits); query parameters by the
-UtcDatetime type.
+Bodies are checked by StrictRoute (any JSON string or number, wherever it sits); query
+parameters by the UtcDatetime and Offset types.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, AwareDatetime
 
@@ -26,6 +30,14 @@ from openpim.api.errors import ApiProblem
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _LOOKS_LIKE_INSTANT = re.compile(r"[+-]?\d{4,}-\d{2}-\d{2}[T ]\d{2}")
+_INT64 = range(-(2**63), 2**63)
+
+# How far into a list a page may start: far beyond any real list, and well inside the 64 bits
+# a database takes for OFFSET.
+MAX_OFFSET = 10_000_000
+Offset = Annotated[
+    int, Query(ge=0, le=MAX_OFFSET, description="Items to skip before the page starts")
+]
 
 
 def representable_in_utc(value: datetime) -> bool:
@@ -62,10 +74,16 @@ def _bad_text(text: str) -> str | None:
 def find_bad_value(
     value: Any, path: tuple[str | int, ...] = ()
 ) -> tuple[tuple[str | int, ...], str] | None:
-    """The first string in a JSON document that no column could hold: (path, problem code)."""
+    """The first value in a JSON document that no column could hold: (path, problem code)."""
     if isinstance(value, str):
         code = _bad_text(value)
         return (path, code) if code else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if value in _INT64 else (path, "number_out_of_range")
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, "number_out_of_range")
     if isinstance(value, dict):
         for key, item in value.items():
             if _UNSTORABLE.search(key):
@@ -84,6 +102,7 @@ def find_bad_value(
 _MESSAGES = {
     "unstorable_text": "Text may not contain NUL characters or unpaired UTF-16 surrogates",
     "instant_out_of_range": "The instant is outside the years 1 to 9999 in UTC",
+    "number_out_of_range": "Numbers must be finite and fit in 64 bits",
 }
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from openpim.api.deps import MANAGER, READER, SIGNED_IN, CallerDep, StrictRoute, access
 from openpim.api.download import attachment
+from openpim.api.inputs import Offset
 from openpim.api.scope import directory_of
 from openpim.reviews import service as reviews
 from openpim.reviews.schemas import (
@@ -96,7 +97,7 @@ def list_items(
     review_id: uuid.UUID,
     pending: bool = False,
     limit: Annotated[int, Query(ge=1, le=reviews.MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ItemListOut:
     with caller.read() as ctx:
         items, show = reviews.list_items(

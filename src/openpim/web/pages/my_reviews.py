@@ -124,7 +124,7 @@ def decide(
     item_id: uuid.UUID,
     decision: Annotated[str, Form(max_length=16)],
     reason: Annotated[str, Form(max_length=2000)] = "",
-    expected_version: Annotated[int | None, Form(ge=0)] = None,
+    expected_version: Annotated[int | None, Form(ge=0, le=2**63 - 1)] = None,
     view: Annotated[str, Form(pattern="^(pending|all)$")] = "pending",
 ) -> Response:
     try:
