@@ -62,8 +62,6 @@ def local_datetime(value: str | None, offset_minutes: str | None, field: str) ->
         raise ValidationFailed(
             "Enter a date and time such as 2026-01-05 09:30.", code="invalid_datetime", field=field
         ) from None
-    if naive.tzinfo is not None:
-        return naive.astimezone(UTC)
     offset = 0
     raw = text(offset_minutes)
     if raw is not None:
@@ -73,7 +71,16 @@ def local_datetime(value: str | None, offset_minutes: str | None, field: str) ->
             offset = 0
         if abs(offset) > MAX_OFFSET_MINUTES:
             offset = 0
-    return naive.replace(tzinfo=UTC) - timedelta(minutes=offset)
+    try:
+        if naive.tzinfo is not None:
+            return naive.astimezone(UTC)
+        return naive.replace(tzinfo=UTC) - timedelta(minutes=offset)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00: before year 1 once in UTC
+        raise ValidationFailed(
+            "Enter a date and time between the years 1 and 9999.",
+            code="instant_out_of_range",
+            field=field,
+        ) from None
 
 
 def safe_next(value: str | None, default: str = "/dashboard") -> str:
