@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 from fastapi.routing import APIRoute
@@ -24,7 +25,7 @@ from openpim.alerts.definitions import AlertType, definition
 from openpim.web.pages.settings import _RULE_INPUTS
 from tests.api.test_access_matrix import make_world
 from tests.factories import Env
-from tests.web.helpers import Browser
+from tests.web.helpers import Browser, text_of
 from tests.web.test_csrf import BEARER_PREFIXES, all_routes
 
 OWN_SIGN_IN = re.compile(r"^/(sign-in|sign-out|setup/confirm|account/mfa/)")
@@ -167,3 +168,44 @@ def test_garbage_in_any_portal_field_is_never_a_500(env: Env, browser: Browser) 
     assert sent > 1000
     # The garbage reached pages and handlers (the CSRF token was good), not only the guards.
     assert {200, 422} <= answered["GET"] and {303, 422} <= answered["POST"], answered
+
+
+def test_garbage_in_the_sign_in_forms_is_never_a_500(env: Env, browser: Browser) -> None:
+    """The routes left out above, each on its own: signed out, then as a user of no role."""
+    _world, _admin, plain = make_world(env)
+    browser.get("/sign-in")
+    signed_out = {
+        "/sign-in": ["upn", "password", "totp_code", "directory", "next_url"],
+        "/setup/confirm": ["upn", "password", "totp_code"],
+    }
+    statuses: set[int] = set()
+    failures: list[str] = []
+
+    def send(url: str, fields: list[str]) -> None:
+        for field in fields:
+            for bad in GARBAGE:
+                # Past the sign-in rate limit's window, so the garbage reaches the parsing.
+                env.clock.advance(timedelta(minutes=6))
+                response = browser.client.post(
+                    url,
+                    content=_body(fields, field, bad, browser.token),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+                statuses.add(response.status_code)
+                if response.status_code >= 500:
+                    failures.append(f"POST {url} {field}={bad[:40]}")
+
+    for url, fields in signed_out.items():
+        send(url, fields)
+    browser.sign_in(plain)
+    browser.get("/account")
+    send("/account/mfa/confirm", ["code"])
+    assert failures == [], "\n".join(failures)
+    # A NUL anywhere in a form is refused before any page reads it (PostgreSQL cannot store it).
+    nul = browser.client.post(
+        "/account/mfa/confirm",
+        content=_body(["code"], "code", "12%0034", browser.token),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert nul.status_code == 422 and "may not contain NUL characters" in text_of(nul.text)
+    assert 429 not in statuses and statuses & {200, 303, 400, 401, 409, 422}, statuses

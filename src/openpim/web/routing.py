@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from openpim.kit.errors import DomainError, Unauthorized
+from openpim.kit.errors import DomainError, Unauthorized, ValidationFailed
 from openpim.web.security import apply_binding, clear_session_cookie, session_cookie
 from openpim.web.templating import render
 
@@ -75,12 +75,33 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
     )
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _refuse_unstorable_form_text(request: Request) -> None:
+    """No form field may carry a NUL character, whichever page reads it: PostgreSQL text cannot
+    hold one, so a name looked up or written to the audit would fail as a server error. The
+    query string is refused by the middleware already; this is the form's half (the API's is
+    StrictRoute). Starlette keeps the parsed form, so the handler does not parse it again."""
+    if request.method != "POST":
+        return
+    if not request.headers.get("content-type", "").startswith(_FORM_TYPES):
+        return
+    form = await request.form()
+    for name, value in form.multi_items():
+        if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+            raise ValidationFailed(
+                "Text may not contain NUL characters.", code="unstorable_text", field=name
+            )
+
+
 class WebRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def web_handler(request: Request) -> Response:
             try:
+                await _refuse_unstorable_form_text(request)
                 response = await handler(request)
             except Unauthorized as exc:
                 if exc.code in SESSION_CODES:
