@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from openpim.audit import query
 from tests.api.helpers import Api, assert_problem
 from tests.audit.tampering import rewrite_from
 
@@ -30,3 +37,30 @@ def test_verify_returns_the_head_to_record_and_checks_anchors(api: Api) -> None:
     assert "expected SEQ:HASH" in assert_problem(bad, 422, "invalid_anchor")["detail"]
     too_many = {"anchor": [first["head"]] * 101}
     assert_problem(api.get(token, "/audit/verify", params=too_many), 422, "too_many_anchors")
+
+
+def test_one_verification_at_a_time_the_next_is_told_to_retry(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole-chain check reads every event: a second one while it runs is a 429, not a
+    second full scan, and once it has finished the next one runs."""
+    _, admin = api.env.pim_directory()
+    token = api.token(admin)
+    started, release = threading.Event(), threading.Event()
+    real = query.verify_anchored
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        assert release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(query, "verify_anchored", slow)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(api.get, token, "/audit/verify")
+        assert started.wait(10)
+        busy = api.get(token, "/audit/verify")
+        problem = assert_problem(busy, 429, "verification_running")
+        assert busy.headers["Retry-After"] == "30" and "already running" in problem["detail"]
+        release.set()
+        assert first.result(10).json()["ok"] is True
+    assert api.get(token, "/audit/verify").json()["ok"] is True

@@ -19,6 +19,7 @@ import binascii
 import csv
 import io
 import json
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from openpim.audit.verify import VerifyResult
 from openpim.auth.permissions import require_read_all
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Ctx
-from openpim.kit.errors import Forbidden, NotFound, ValidationFailed
+from openpim.kit.errors import Forbidden, NotFound, RateLimited, ValidationFailed
 from openpim.kit.pagination import require_page
 
 MAX_PAGE = 500
@@ -369,13 +370,30 @@ def event_detail(event: AuditEvent) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"value": value}
 
 
+# One whole-chain verification per process at a time. It reads every event (over a minute at
+# 10M events), so without this any reader calling it in a loop would take the server's CPU and
+# database from everyone else. `openpim audit verify` at the shell is not held back by it.
+_verifying = threading.Lock()
+VERIFY_RETRY_AFTER_SECONDS = 30
+
+
 def verify(ctx: Ctx, directory_id: uuid.UUID, anchors: Sequence[Anchor] = ()) -> VerifyResult:
     """Check the whole audit hash chain, and that it still holds each anchor (a hash recorded
-    outside the database). PIM's readers only; reads in its own snapshot."""
+    outside the database). PIM's readers only; reads in its own snapshot; one at a time."""
     require_read_all(ctx, directory_id)
-    bind = ctx.session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    return verify_anchored(engine, anchors)
+    if not _verifying.acquire(blocking=False):
+        raise RateLimited(
+            "A verification of the audit chain is already running on this server; "
+            "try again when it has finished.",
+            retry_after_seconds=VERIFY_RETRY_AFTER_SECONDS,
+            code="verification_running",
+        )
+    try:
+        bind = ctx.session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        return verify_anchored(engine, anchors)
+    finally:
+        _verifying.release()
 
 
 __all__ = [
