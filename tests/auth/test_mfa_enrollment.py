@@ -1,11 +1,16 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
 
-from openpim.auth.mfa import begin_totp_enrollment, confirm_totp_enrollment, reset_totp
+from openpim.auth.mfa import (
+    begin_totp_enrollment,
+    confirm_totp_enrollment,
+    matching_step,
+    reset_totp,
+)
 from openpim.auth.models import AuthToken
 from openpim.auth.step_up import step_up
 from openpim.directory.models import User
@@ -150,3 +155,21 @@ def test_privileged_users_mfa_is_for_global_admins_not_user_admins(env: Env) -> 
         reset_totp(ctx, target.id)
     with env.ctx() as ctx:  # the operator
         begin_totp_enrollment(ctx, target.id)
+
+
+def test_a_code_is_six_ascii_digits_and_nothing_that_only_looks_like_them() -> None:
+    """pyotp compares codes after NFKC normalisation, which turns superscript and fullwidth
+    digits into ASCII ones; a code is what an authenticator shows, so those are refused."""
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    # The first minute of 2026-01-05 whose code has a 2 in it (for the superscript case).
+    at = next(
+        t
+        for t in (datetime(2026, 1, 5, 9, m, tzinfo=UTC) for m in range(60))
+        if "2" in pyotp.TOTP(secret).at(t)
+    )
+    code = pyotp.TOTP(secret).at(at)
+    assert matching_step(secret, code, at) is not None
+    assert matching_step(secret, f" {code[:3]} {code[3:]} ", at) is not None  # as shown: 123 456
+    fullwidth = "".join(chr(ord(c) - ord("0") + 0xFF10) for c in code)
+    assert matching_step(secret, fullwidth, at) is None
+    assert matching_step(secret, code.replace("2", "\u00b2"), at) is None

@@ -130,6 +130,20 @@ def test_directory_audits_filtered_by_time(graph: Graph, world: World, env: Env)
     assert graph.ok(admin, f"{url}/{activated['id']}")["id"] == activated["id"]
     assert_graph_error(graph.get(admin, f"{url}/999999"), 404, "Request_ResourceNotFound")
     assert_graph_error(graph.get(admin, f"{url}/abc"), 404, "Request_ResourceNotFound")
+    # Digits that are not ASCII ("²" passes str.isdigit but not int()) and numbers past 64 bits.
+    for key in ("\u00b2", "\u0663", "99999999999999999999"):
+        assert_graph_error(graph.get(admin, f"{url}/{key}"), 404, "Request_ResourceNotFound")
+    for garbage in (
+        {"$top": "\u00b2"},
+        {"$top": "\u0663"},
+        {"$filter": "id eq '\u00b2'"},
+        {"$filter": "id eq '99999999999999999999'"},
+        {"$filter": "id eq 99999999999999999999"},
+        {"$filter": "id eq -9223372036854775809"},
+        {"$filter": "id eq \u0663"},
+    ):
+        assert_graph_error(graph.get(admin, url, **garbage), 400, "BadRequest")
+    assert graph.ok(admin, url, **{"$filter": "id eq 9223372036854775807"})["value"] == []
     assert_graph_error(
         graph.get(admin, url, **{"$filter": "activityDateTime ge 2026-01-05T08:00:00"}),
         400,

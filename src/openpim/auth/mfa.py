@@ -146,7 +146,7 @@ def provisioning_uri(secret: str, account: str, issuer: str = "OpenPIM") -> str:
 def matching_step(secret: str, code: str, at: datetime) -> int | None:
     """The time step whose code equals `code` within the drift window, or None."""
     code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     current = int(at.timestamp()) // TOTP_STEP_SECONDS

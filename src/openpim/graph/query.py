@@ -96,8 +96,11 @@ def _coerce(node: Compare, field: Field) -> Any:
         if lit.kind != "bool":
             raise ODataError(f"{name} is true or false.")
         return value
-    if lit.kind == "int" or (isinstance(value, str) and value.isdigit()):
-        return int(value)  # type: ignore[arg-type]
+    if lit.kind == "int" or (isinstance(value, str) and value.isascii() and value.isdigit()):
+        number = int(value)  # type: ignore[arg-type]
+        if not -(2**63) <= number < 2**63:
+            raise ODataError(f"{name} is a number of at most 64 bits.")
+        return number
     raise ODataError(f"{name} is a number.")
 
 

@@ -185,7 +185,7 @@ def count_directory_audits(request: Request, caller: CallerDep) -> Response:
 @router.get(f"/{AUDITS}/{{audit_id}}", summary="Get a directoryAudit", openapi_extra=access(READER))
 def get_directory_audit(audit_id: str, request: Request, caller: CallerDep) -> Response:
     opts = entity_options(request)
-    if not audit_id.isdigit() or len(audit_id) > 18:
+    if not (audit_id.isascii() and audit_id.isdigit()) or len(audit_id) > 18:
         raise not_found(f"Audit record {audit_id!r} does not exist.")
     with caller.read() as ctx:
         event = audit_query.get_event(ctx, directory_of(ctx), int(audit_id))

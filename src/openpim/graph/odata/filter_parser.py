@@ -43,10 +43,10 @@ _TOKEN = re.compile(
   | (?P<datetime>{_DATETIME})
   | (?P<date>\d{{4}}-\d{{2}}-\d{{2}}(?![\w:]))
   | (?P<guid>{_GUID})
-  | (?P<number>-?\d+(?![\w.-]))
+  | (?P<number>-?[0-9]+(?![\w.-]))
   | (?P<path>[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*)
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # \d and \w: ASCII digits and letters only
 )
 KEYWORDS = frozenset({*COMPARISONS, "and", "or", "not", "true", "false", "null"})
 

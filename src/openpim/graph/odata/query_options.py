@@ -63,7 +63,8 @@ def parse_options(params: Iterable[tuple[str, str]], *, allowed: frozenset[str])
     top = DEFAULT_TOP
     if "$top" in seen:
         text = seen["$top"].strip()
-        if not text.isdigit() or not 1 <= int(text) <= MAX_TOP:
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_TOP:
             raise ODataError(f"$top must be a whole number from 1 to {MAX_TOP}.")
         top = int(text)
     count = False
