@@ -178,6 +178,10 @@ def test_garbage_query_parameters_are_never_a_500(api: Api, route: RouteInfo) ->
         {"since": "2026-01-06T00:00:00Z", "until": "2026-01-05T00:00:00Z"},
         {"cursor": "garbage"},
         {"cursor": "MjAyNnw="},
+        # Well-formed cursors whose numbers no column holds: "2026-01-05T00:00:00+00:00|1e20".
+        {"cursor": "MjAyNi0wMS0wNVQwMDowMDowMCswMDowMHw5OTk5OTk5OTk5OTk5OTk5OTk5OQ"},
+        {"cursor": "MjAyNi0wMS0wNVQwMDowMDowMCswMDowMHwtMQ"},
+        {"cursor": "MDAwMS0wMS0wMVQwMDowMDowMCsxNDowMHw1"},  # 0001-01-01T00:00:00+14:00|5
         {"search": HUGE[:5000], "after": HUGE[:5000]},
         {"role_id": "nope", "user_id": "nope", "member_type": "Boss", "status": "Sleeping"},
         {"action": ["x" * 65]},

@@ -35,7 +35,7 @@ from openpim.auth.permissions import require_read_all
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Ctx
 from openpim.kit.errors import Forbidden, NotFound, RateLimited, ValidationFailed
-from openpim.kit.pagination import require_page
+from openpim.kit.pagination import cursor_instant, cursor_number, require_page
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
@@ -83,13 +83,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         instant, seq_text = text.split("|")
-        occurred_at = ensure_utc(datetime.fromisoformat(instant))
-        seq = int(seq_text)
+        return cursor_instant(instant), cursor_number(seq_text, minimum=1)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid from None
-    if seq < 1:
-        raise invalid
-    return occurred_at, seq
 
 
 # --- filters --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from openpim.graph.odata.errors import ODataError
 from openpim.graph.odata.filter_tree import BoolOp, Compare, Lit, Node
 from openpim.graph.odata.query_options import QueryOptions
 from openpim.graph.values import guid_or_none
+from openpim.kit.pagination import cursor_instant, cursor_number
 
 FieldKind = Literal["guid", "string", "datetime", "bool", "int"]
 _NO_CONSTANT = object()
@@ -236,12 +237,9 @@ def decode_token(token: str, kinds: Sequence[KeyKind]) -> list[Any]:
             if kind == "uuid":
                 out.append(uuid.UUID(text))
             elif kind == "datetime":
-                value = datetime.fromisoformat(text)
-                if value.tzinfo is None:
-                    raise ValueError(text)
-                out.append(value)
+                out.append(cursor_instant(text))
             elif kind == "int":
-                out.append(int(text))
+                out.append(cursor_number(text))
             else:
                 out.append(text)
         except ValueError:

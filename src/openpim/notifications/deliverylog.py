@@ -20,6 +20,7 @@ from openpim.auth.permissions import require_manage, require_read_all
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Ctx
 from openpim.kit.errors import Conflict, NotFound, ValidationFailed
+from openpim.kit.pagination import cursor_instant
 from openpim.notifications.models import Delivery, DeliveryAttempt, OutboxMessage, WebhookChannel
 from openpim.notifications.schemas import (
     AttemptOut,
@@ -51,7 +52,7 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         instant, id_text = text.split("|")
-        return ensure_utc(datetime.fromisoformat(instant)), uuid.UUID(id_text)
+        return cursor_instant(instant), uuid.UUID(id_text)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationFailed(
             "The cursor is not one this server handed out.", code="invalid_cursor", field="cursor"

@@ -25,7 +25,7 @@ from openpim.directory.models import Directory
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Actor, Ctx
 from openpim.kit.errors import Forbidden, ValidationFailed
-from openpim.kit.pagination import require_page
+from openpim.kit.pagination import cursor_instant, cursor_number, require_page
 from openpim.reports import export
 from openpim.reports.history import (
     ACTIVATION_COLUMNS,
@@ -96,7 +96,7 @@ def _decode(cursor: str) -> tuple[datetime, str]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         instant, key = text.split("|")
-        return ensure_utc(datetime.fromisoformat(instant)), key
+        return cursor_instant(instant), key
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationFailed(
             "The cursor is not one this server handed out.", code="invalid_cursor", field="cursor"
@@ -145,9 +145,11 @@ def assignment_changes(
     stmt = change_statement(directory_id, flt)
     if cursor:
         instant, key = _decode(cursor)
-        if not key.isdigit():
-            raise ValidationFailed("Bad cursor.", code="invalid_cursor", field="cursor")
-        stmt = stmt.where(change_after(instant, int(key)))
+        try:
+            seq = cursor_number(key, minimum=1)
+        except ValueError:
+            raise ValidationFailed("Bad cursor.", code="invalid_cursor", field="cursor") from None
+        stmt = stmt.where(change_after(instant, seq))
     rows = ctx.session.execute(stmt.limit(_limit(limit) + 1)).all()
     items = [change_row(r) for r in rows[:limit]]
     more = len(rows) > limit
