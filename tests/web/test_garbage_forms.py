@@ -209,3 +209,30 @@ def test_garbage_in_the_sign_in_forms_is_never_a_500(env: Env, browser: Browser)
     )
     assert nul.status_code == 422 and "may not contain NUL characters" in text_of(nul.text)
     assert 429 not in statuses and statuses & {200, 303, 400, 401, 409, 422}, statuses
+
+
+def test_garbage_in_any_portal_path_segment_is_never_a_500(env: Env, browser: Browser) -> None:
+    _world, admin, _ = make_world(env)
+    browser.sign_in(admin)
+    browser.get("/my-roles")
+    routes = [
+        (route_method(route), path)
+        for path, route in all_routes(browser.client.app)  # type: ignore[arg-type]
+        if "{" in path and not path.startswith((*BEARER_PREFIXES, "/static"))
+    ]
+    assert len(routes) > 30
+    failures = []
+    for method, path in routes:
+        for bad in ("x", "%C2%B2", "99999999999999999999", "%00", "..", "a" * 300):
+            url = re.sub(r"{\w+}", bad, path)
+            if method == "GET":
+                response = browser.client.get(url)
+            else:
+                response = browser.client.post(
+                    url,
+                    content=f"csrf_token={browser.token}",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+            if response.status_code >= 500:
+                failures.append(f"{method} {url}")
+    assert failures == [], "\n".join(failures)
