@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,10 +47,37 @@ class Settings(BaseSettings):
         "it moved, for a log shipper to keep as anchors; PT0S turns it off",
     )
     log_level: str = Field(default="INFO")
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        description="Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto `openpim serve` "
+        "believes (IP addresses or networks, comma-separated; * for any; empty for none): the "
+        "client address they give is the one rate limits count and the audit records",
+    )
     secret_key_file: str = Field(
         default=".openpim-secret",
         description="Where a generated secret key is kept when OPENPIM_SECRET_KEY is not set",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        """uvicorn would keep a mistyped entry as a name no client ever has, silently; a proxy
+        that is not believed makes every user share its address (and its sign-in limit)."""
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        if entries == ["*"]:
+            return "*"
+        for entry in entries:
+            try:
+                if "/" in entry:
+                    ipaddress.ip_network(entry, strict=True)
+                else:
+                    ipaddress.ip_address(entry)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network ({exc}); give addresses or "
+                    "networks such as 10.0.0.0/8, comma-separated, or * for any"
+                ) from None
+        return ",".join(entries)
 
 
 def with_secret_key(settings: Settings) -> Settings:

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
@@ -74,13 +75,21 @@ def fail(error: DomainError) -> typer.Exit:
 
 
 class ErrorMappingGroup(TyperGroup):
-    """Turns domain and database errors anywhere below into a stderr line and an exit code."""
+    """Turns domain, configuration and database errors anywhere below into a stderr line and
+    an exit code."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
         try:
             return super().invoke(ctx)
         except DomainError as error:
             raise fail(error) from None
+        except ValidationError as error:
+            if error.title != Settings.__name__:
+                raise
+            for problem in error.errors():
+                name = "OPENPIM_" + "_".join(str(p) for p in problem["loc"]).upper()
+                typer.echo(f"error: invalid_setting: {name}: {problem['msg']}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
         except (OperationalError, ProgrammingError) as error:
             if not _unreachable_or_unmigrated(error):
                 raise

@@ -132,6 +132,8 @@ def serve(
         workers=workers,
         log_level=rt.settings.log_level.lower(),
         log_config=_server_logging(rt.settings.log_level.upper()),
+        proxy_headers=bool(rt.settings.trusted_proxies),
+        forwarded_allow_ips=rt.settings.trusted_proxies or None,
     )
 
 
