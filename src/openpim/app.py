@@ -115,6 +115,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         active = runtime or Runtime.from_settings(settings, clock)
         app.state.runtime = active
+        # First, before any thread connects: it adds a "connect" listener to the engine, and
+        # SQLAlchemy walks those listeners unlocked while making a connection (a background
+        # loop's first connection failed with "deque mutated during iteration" when it ran
+        # after the loops had started).
+        checkpointer = _start_checkpointer(active)
         run_worker = settings.run_worker_in_server if start_worker is None else start_worker
         loops = None
         if run_worker:
@@ -123,7 +128,6 @@ def create_app(
             loops = background.start(active)
         reader = await _open_access_reader(active)
         app.state.access_reader = reader
-        checkpointer = _start_checkpointer(active)
         _freeze_startup_objects()
         try:
             yield

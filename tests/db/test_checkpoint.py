@@ -6,7 +6,9 @@ import shutil
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from openpim.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
@@ -65,3 +67,37 @@ def test_the_server_runs_one_while_it_is_up(tmp_path: Path) -> None:
         assert client.get("/healthz").status_code == 200
         engine = app.state.runtime.db.engine
         assert _autocheckpoint(engine) == BACKSTOP_PAGES
+
+
+def test_its_listener_is_in_place_before_any_background_thread_connects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy walks an engine's "connect" listeners unlocked while making a connection, so
+    adding one while a background loop connects failed that connection ("deque mutated during
+    iteration", seen at start-up): the server registers it before it starts the loops."""
+    from fastapi.testclient import TestClient
+
+    from openpim import background
+    from openpim.app import create_app
+    from openpim.config import Settings
+    from openpim.db.migrate import upgrade
+
+    order: list[str] = []
+    real_start, real_loops = WalCheckpointer.start, background.start
+
+    def checkpointer_start(self: WalCheckpointer) -> None:
+        order.append("checkpointer")
+        real_start(self)
+
+    def loops_start(*args: Any, **kwargs: Any) -> Any:
+        order.append("background loops")
+        return real_loops(*args, **kwargs)
+
+    monkeypatch.setattr(WalCheckpointer, "start", checkpointer_start)
+    monkeypatch.setattr(background, "start", loops_start)
+    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    upgrade(url)
+    app = create_app(Settings(database_url=url, run_worker_in_server=True))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+    assert order == ["checkpointer", "background loops"]
