@@ -31,6 +31,10 @@ _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
 ]
+# Over HTTPS only (RFC 6797: a browser ignores it over plain HTTP); behind a TLS-terminating
+# proxy the scheme is https once the proxy is believed (OPENPIM_TRUSTED_PROXIES). A year, and
+# no includeSubDomains: the domain's other hosts are their operators' choice.
+_HTTPS_SECURITY_HEADERS = [*_SECURITY_HEADERS, (b"strict-transport-security", b"max-age=31536000")]
 
 
 class RequestContextMiddleware:
@@ -66,13 +70,14 @@ class RequestContextMiddleware:
             request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         id_header = (b"x-request-id", request_id.encode("ascii"))
+        security = _HTTPS_SECURITY_HEADERS if scope.get("scheme") == "https" else _SECURITY_HEADERS
         started = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", ()), id_header, *_SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", ()), id_header, *security]
             await send(message)
 
         refusal = self._refusal(scope, request_id, content_length, has_authorization)
