@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from openpim.audit import query
+from openpim.audit import verification
 from tests.api.helpers import Api, assert_problem
 from tests.audit.tampering import rewrite_from
 
@@ -47,14 +47,14 @@ def test_one_verification_at_a_time_the_next_is_told_to_retry(
     _, admin = api.env.pim_directory()
     token = api.token(admin)
     started, release = threading.Event(), threading.Event()
-    real = query.verify_anchored
+    real = verification.verify_anchored
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         started.set()
         assert release.wait(10)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(query, "verify_anchored", slow)
+    monkeypatch.setattr(verification, "verify_anchored", slow)
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(api.get, token, "/audit/verify")
         assert started.wait(10)

@@ -14,7 +14,7 @@ from openpim.api.deps import READER, SIGNED_IN, CallerDep, StrictRoute, access
 from openpim.api.download import attachment
 from openpim.api.inputs import UtcDatetime
 from openpim.api.scope import directory_of
-from openpim.audit import query
+from openpim.audit import query, verification
 from openpim.audit.anchors import Anchor, parse_anchor, verified_head
 from openpim.audit.models import AuditEvent
 from openpim.kit.errors import ValidationFailed
@@ -179,7 +179,7 @@ def events_csv(caller: CallerDep, flt: FilterDep) -> StreamingResponse:
 def verify(caller: CallerDep, anchor: AnchorParam = None) -> VerifyOut:
     anchors = _anchors(anchor)
     with caller.read() as ctx:
-        result = query.verify(ctx, directory_of(ctx), anchors)
+        result = verification.verify(ctx, directory_of(ctx), anchors)
     head = verified_head(result)
     return VerifyOut(
         ok=result.ok,

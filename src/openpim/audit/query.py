@@ -19,7 +19,6 @@ import binascii
 import csv
 import io
 import json
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,13 +27,11 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Engine, Select, Table, or_, select, tuple_
 
-from openpim.audit.anchors import Anchor, verify_anchored
 from openpim.audit.models import AuditEvent
-from openpim.audit.verify import VerifyResult
 from openpim.auth.permissions import require_read_all
 from openpim.kit.clock import ensure_utc
 from openpim.kit.context import Ctx
-from openpim.kit.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from openpim.kit.errors import Forbidden, NotFound, ValidationFailed
 from openpim.kit.pagination import cursor_instant, cursor_number, require_page
 
 MAX_PAGE = 500
@@ -366,32 +363,6 @@ def event_detail(event: AuditEvent) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"value": value}
 
 
-# One whole-chain verification per process at a time. It reads every event (over a minute at
-# 10M events), so without this any reader calling it in a loop would take the server's CPU and
-# database from everyone else. `openpim audit verify` at the shell is not held back by it.
-_verifying = threading.Lock()
-VERIFY_RETRY_AFTER_SECONDS = 30
-
-
-def verify(ctx: Ctx, directory_id: uuid.UUID, anchors: Sequence[Anchor] = ()) -> VerifyResult:
-    """Check the whole audit hash chain, and that it still holds each anchor (a hash recorded
-    outside the database). PIM's readers only; reads in its own snapshot; one at a time."""
-    require_read_all(ctx, directory_id)
-    if not _verifying.acquire(blocking=False):
-        raise RateLimited(
-            "A verification of the audit chain is already running on this server; "
-            "try again when it has finished.",
-            retry_after_seconds=VERIFY_RETRY_AFTER_SECONDS,
-            code="verification_running",
-        )
-    try:
-        bind = ctx.session.get_bind()
-        engine = bind if isinstance(bind, Engine) else bind.engine
-        return verify_anchored(engine, anchors)
-    finally:
-        _verifying.release()
-
-
 __all__ = [
     "CSV_COLUMNS",
     "AuditFilter",
@@ -403,5 +374,4 @@ __all__ = [
     "my_events",
     "search_events",
     "stream_csv",
-    "verify",
 ]

@@ -6,9 +6,10 @@ ValidationFailed naming its field, so the form is shown again with the error bes
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Form
+from fastapi import Depends, Form
 from pydantic import BaseModel
 from pydantic import ValidationError as ModelError
 
@@ -81,3 +82,39 @@ def required_text(value: str, field: str, label: str) -> str:
     if text is None:
         raise ValidationFailed(f"Enter the {label}.", code="required", field=field)
     return text
+
+
+@dataclass(frozen=True)
+class WebhookForm:
+    """The webhook form's fields as typed, shared by "add" and "change" (which differ only in
+    what an empty URL or secret means)."""
+
+    name: str
+    url: str
+    format: str
+    secret: str
+    event_types: str
+    enabled: str
+
+    def shown_again(self) -> dict[str, str]:
+        """What the form shows again after an error: never the URL or the secret."""
+        return {
+            "name": self.name,
+            "format": self.format,
+            "event_types": self.event_types,
+            "enabled": self.enabled,
+        }
+
+
+def webhook_form(
+    name: Annotated[str, Form(max_length=100)] = "",
+    url: Annotated[str, Form(max_length=2048)] = "",
+    format: Annotated[str, Form(max_length=16)] = "generic",
+    secret: Secret = "",
+    event_types: Annotated[str, Form(max_length=10_000)] = "",
+    enabled: Checkbox = "",
+) -> WebhookForm:
+    return WebhookForm(name, url, format, secret, event_types, enabled)
+
+
+WebhookFields = Annotated[WebhookForm, Depends(webhook_form)]

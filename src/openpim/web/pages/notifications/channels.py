@@ -29,6 +29,7 @@ from openpim.web.pages.notifications.channel_forms import (
     Checkbox,
     Secret,
     Text,
+    WebhookFields,
     event_patterns,
     payload_format,
     port_number,
@@ -149,34 +150,24 @@ def remove_email(portal: PortalDep, _csrf: CsrfProtected) -> Response:
 
 
 @router.post(f"{CHANNELS}/webhooks")
-def add_webhook(
-    portal: PortalDep,
-    _csrf: CsrfProtected,
-    name: Annotated[str, Form(max_length=100)] = "",
-    url: Annotated[str, Form(max_length=2048)] = "",
-    format: Annotated[str, Form(max_length=16)] = "generic",
-    secret: Secret = "",
-    event_types: Annotated[str, Form(max_length=10_000)] = "",
-    enabled: Checkbox = "",
-) -> Response:
-    typed = {"name": name, "format": format, "event_types": event_types, "enabled": enabled}
+def add_webhook(portal: PortalDep, _csrf: CsrfProtected, form: WebhookFields) -> Response:
     try:
-        typed_secret = forms.text(secret)
+        typed_secret = forms.text(form.secret)
         data = service_input(
             WebhookIn,
-            name=required_text(name, "name", "webhook's name"),
-            url=SecretStr(required_text(url, "url", "webhook's URL")),
-            format=payload_format(format),
+            name=required_text(form.name, "name", "webhook's name"),
+            url=SecretStr(required_text(form.url, "url", "webhook's URL")),
+            format=payload_format(form.format),
             secret=SecretStr(typed_secret) if typed_secret is not None else None,
-            enabled=bool(enabled),
-            event_types=event_patterns(event_types),
+            enabled=bool(form.enabled),
+            event_types=event_patterns(form.event_types),
         )
         with portal.unit() as (ctx, viewer):
             created = channels.create_webhook(ctx, viewer.directory_id, data)
     except DomainError as exc:
         return _channels_page(
-            portal, error=exc.message, error_field=exc.field, failed="webhook-new", form=typed,
-            status=exc.status,
+            portal, error=exc.message, error_field=exc.field, failed="webhook-new",
+            form=form.shown_again(), status=exc.status,
         )  # fmt: skip
     if created.secret is not None:
         # The server made the secret: this response is the only place it is ever shown.
@@ -189,32 +180,26 @@ def change_webhook(
     portal: PortalDep,
     _csrf: CsrfProtected,
     webhook_id: uuid.UUID,
-    name: Annotated[str, Form(max_length=100)] = "",
-    url: Annotated[str, Form(max_length=2048)] = "",
-    format: Annotated[str, Form(max_length=16)] = "generic",
-    secret: Secret = "",
-    event_types: Annotated[str, Form(max_length=10_000)] = "",
-    enabled: Checkbox = "",
+    form: WebhookFields,
 ) -> Response:
-    typed = {"name": name, "format": format, "event_types": event_types, "enabled": enabled}
     try:
-        new_url, new_secret = forms.text(url), forms.text(secret)
+        new_url, new_secret = forms.text(form.url), forms.text(form.secret)
         data = service_input(
             WebhookUpdate,
-            name=required_text(name, "name", "webhook's name"),
+            name=required_text(form.name, "name", "webhook's name"),
             # Empty: keep the saved URL and secret.
             url=SecretStr(new_url) if new_url is not None else None,
-            format=payload_format(format),
+            format=payload_format(form.format),
             secret=SecretStr(new_secret) if new_secret is not None else None,
-            enabled=bool(enabled),
-            event_types=event_patterns(event_types),
+            enabled=bool(form.enabled),
+            event_types=event_patterns(form.event_types),
         )
         with portal.unit() as (ctx, viewer):
             channels.update_webhook(ctx, viewer.directory_id, webhook_id, data)
     except DomainError as exc:
         return _channels_page(
             portal, error=exc.message, error_field=exc.field, failed=f"webhook-{webhook_id}",
-            form=typed, status=exc.status,
+            form=form.shown_again(), status=exc.status,
         )  # fmt: skip
     return redirect(portal.request, f"{CHANNELS}?msg=webhook_saved")
 
